@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Scaffolds a workspace package with the house shape (package.json, tsconfig, vitest project, README).
 // Usage: node scripts/new-package.mjs <dir> <name> "<description>" [dep ...]
-import { mkdirSync, writeFileSync, existsSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 
 const [dir, name, description, ...deps] = process.argv.slice(2);
@@ -71,7 +71,13 @@ write(
   `${JSON.stringify(
     {
       extends: `${root}/tsconfig.base.json`,
-      compilerOptions: { noEmit: true, composite: false, declaration: false, declarationMap: false, types: ["node"] },
+      compilerOptions: {
+        noEmit: true,
+        composite: false,
+        declaration: false,
+        declarationMap: false,
+        types: ["node"],
+      },
       include: ["src"],
     },
     null,

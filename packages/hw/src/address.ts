@@ -25,7 +25,8 @@ export function toNumber(value: unknown, what: string): number {
   }
   if (typeof value === "bigint") {
     if (value < 0n) throw new HwError("EINVAL", `${what} ${value} is negative`);
-    if (value >= BigInt(MAX_NUMBER_ADDRESS)) throw new HwError("ERANGE", `${what} ${hex(value)} is beyond 2^53`);
+    if (value >= BigInt(MAX_NUMBER_ADDRESS))
+      throw new HwError("ERANGE", `${what} ${hex(value)} is beyond 2^53`);
     return Number(value);
   }
   throw new HwError("EINVAL", `${what} must be a bigint or a number, got ${typeof value}`);

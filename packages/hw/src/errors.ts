@@ -45,5 +45,9 @@ export class HwError extends Error {
 
 /** True for an error thrown by any iommu-sim package (checked by brand, not `instanceof`). */
 export function isIommuSimError(error: unknown): error is Error & { code: Errno } {
-  return typeof error === "object" && error !== null && (error as Record<symbol, unknown>)[IOMMU_SIM_ERROR] === true;
+  return (
+    typeof error === "object" &&
+    error !== null &&
+    (error as Record<symbol, unknown>)[IOMMU_SIM_ERROR] === true
+  );
 }

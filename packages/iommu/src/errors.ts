@@ -48,7 +48,11 @@ export class IommuError extends Error {
 
 /** True for an error thrown by any iommu-sim package, `@iommu-sim/hw`'s included. */
 export function isIommuSimError(error: unknown): error is Error & { code: Errno } {
-  return typeof error === "object" && error !== null && (error as Record<symbol, unknown>)[IOMMU_SIM_ERROR] === true;
+  return (
+    typeof error === "object" &&
+    error !== null &&
+    (error as Record<symbol, unknown>)[IOMMU_SIM_ERROR] === true
+  );
 }
 
 /**
@@ -57,7 +61,11 @@ export function isIommuSimError(error: unknown): error is Error & { code: Errno 
  */
 export function asIommuError(error: unknown, context: string): IommuError {
   if (isIommuSimError(error)) {
-    return error instanceof IommuError ? error : new IommuError(error.code, `${context}: ${error.message}`, { cause: error });
+    return error instanceof IommuError
+      ? error
+      : new IommuError(error.code, `${context}: ${error.message}`, { cause: error });
   }
-  return new IommuError("EIO", `${context}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  return new IommuError("EIO", `${context}: ${error instanceof Error ? error.message : String(error)}`, {
+    cause: error,
+  });
 }

@@ -1,1 +1,1 @@
-export {};
+export * from "./uapi/constants.js";

@@ -1,1 +1,1 @@
-export {};
+export * from "./page-mode.js";

@@ -1,1 +1,1 @@
-export {};
+export * from "./id-registers.js";

@@ -1,1 +1,1 @@
-export {};
+export * from "./fault-status.js";

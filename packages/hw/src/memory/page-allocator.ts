@@ -46,9 +46,13 @@ export class PageAllocator {
     const base = toNumber(options.base ?? memory.denseBasePfn * PAGE_SIZE, "allocator base");
     const size = toNumber(options.size ?? memory.denseEndPfn * PAGE_SIZE - base, "allocator size");
     if (base % PAGE_SIZE || size % PAGE_SIZE || size === 0) {
-      throw new HwError("EINVAL", `${this.name}: region ${hex(base)}+${hex(size)} must be non-empty and 4 KiB aligned`);
+      throw new HwError(
+        "EINVAL",
+        `${this.name}: region ${hex(base)}+${hex(size)} must be non-empty and 4 KiB aligned`,
+      );
     }
-    if (base + size > memory.limit) throw new HwError("ERANGE", `${this.name}: region ends beyond physical memory`);
+    if (base + size > memory.limit)
+      throw new HwError("ERANGE", `${this.name}: region ends beyond physical memory`);
     this.base = base;
     this.end = base + size;
     this.next = base;
@@ -76,7 +80,8 @@ export class PageAllocator {
    * The failure fires once.
    */
   failAfter(n: number): void {
-    if (!Number.isInteger(n) || n < 0) throw new HwError("EINVAL", `failAfter(${n}): n must be a non-negative integer`);
+    if (!Number.isInteger(n) || n < 0)
+      throw new HwError("EINVAL", `failAfter(${n}): n must be a non-negative integer`);
     this.failCountdown = n;
   }
 
@@ -102,7 +107,10 @@ export class PageAllocator {
   free(pa: number, bytes: number): void {
     const size = Math.max(bytes, MIN_BLOCK);
     if (pa < this.base || pa + size > this.end || pa % size !== 0) {
-      throw new HwError("EINVAL", `${this.name}: free of ${hex(pa)}+${size} is not a block of this allocator`);
+      throw new HwError(
+        "EINVAL",
+        `${this.name}: free of ${hex(pa)}+${size} is not a block of this allocator`,
+      );
     }
     if (size >= PAGE_SIZE) this.freeFrames(pa, size);
     else this.freeSmallBlock(pa, size);
@@ -117,7 +125,10 @@ export class PageAllocator {
     if (pa === undefined) {
       const aligned = Math.ceil(this.next / size) * size;
       if (aligned + size > this.end) {
-        throw new HwError("ENOMEM", `${this.name}: out of memory allocating ${size} bytes (${this.pages} pages in use)`);
+        throw new HwError(
+          "ENOMEM",
+          `${this.name}: out of memory allocating ${size} bytes (${this.pages} pages in use)`,
+        );
       }
       this.recycleGap(this.next, aligned);
       pa = aligned;
@@ -173,7 +184,8 @@ export class PageAllocator {
   private freeSmallBlock(pa: number, size: number): void {
     const frame = pa - (pa % PAGE_SIZE);
     const liveInFrame = this.smallLive.get(frame);
-    if (liveInFrame === undefined) throw new HwError("EINVAL", `${this.name}: free of ${hex(pa)} (${size} bytes) was never allocated`);
+    if (liveInFrame === undefined)
+      throw new HwError("EINVAL", `${this.name}: free of ${hex(pa)} (${size} bytes) was never allocated`);
     this.memory.fill(pa, size, 0);
     const list = this.freeSmall.get(size)!;
     if (liveInFrame === 1) {

@@ -64,8 +64,10 @@ export class PhysMemory {
     this.limit = 2 ** bits;
     const base = toNumber(options.denseBase ?? 0x4000_0000, "denseBase");
     const size = toNumber(options.denseSize ?? 2 ** 36, "denseSize");
-    if (base % FRAME || size % FRAME) throw new HwError("EINVAL", `dense window ${hex(base)}+${hex(size)} is not 4 KiB aligned`);
-    if (base + size > this.limit) throw new HwError("ERANGE", `dense window ends at ${hex(base + size)}, beyond ${bits}-bit memory`);
+    if (base % FRAME || size % FRAME)
+      throw new HwError("EINVAL", `dense window ${hex(base)}+${hex(size)} is not 4 KiB aligned`);
+    if (base + size > this.limit)
+      throw new HwError("ERANGE", `dense window ends at ${hex(base + size)}, beyond ${bits}-bit memory`);
     this.denseBasePfn = base / FRAME;
     this.denseEndPfn = (base + size) / FRAME;
   }
@@ -85,7 +87,8 @@ export class PhysMemory {
    * all-zero array that callers must not write. Hot path: no allocation, no bigint.
    */
   frameWords(pfn: number): Uint32Array {
-    if (pfn >= this.denseBasePfn && pfn < this.denseEndPfn) return this.dense[pfn - this.denseBasePfn] ?? this.zero;
+    if (pfn >= this.denseBasePfn && pfn < this.denseEndPfn)
+      return this.dense[pfn - this.denseBasePfn] ?? this.zero;
     return this.sparse.get(pfn) ?? this.zero;
   }
 
@@ -105,7 +108,11 @@ export class PhysMemory {
     }
     let words = this.sparse.get(pfn);
     if (words === undefined) {
-      if (pfn * FRAME >= this.limit) throw new HwError("ERANGE", `physical address ${hex(pfn * FRAME)} is beyond ${this.addressBits}-bit memory`);
+      if (pfn * FRAME >= this.limit)
+        throw new HwError(
+          "ERANGE",
+          `physical address ${hex(pfn * FRAME)} is beyond ${this.addressBits}-bit memory`,
+        );
       words = new Uint32Array(WORDS_PER_PAGE);
       this.sparse.set(pfn, words);
       this.frames++;
@@ -136,14 +143,18 @@ export class PhysMemory {
 
   private check(pa: number, length: number, what: string): void {
     if (pa + length > this.limit) {
-      throw new HwError("ERANGE", `${what} at ${hex(pa)}+${length} is beyond ${this.addressBits}-bit physical memory`);
+      throw new HwError(
+        "ERANGE",
+        `${what} at ${hex(pa)}+${length} is beyond ${this.addressBits}-bit physical memory`,
+      );
     }
   }
 
   /** Reads `length` bytes starting at `pa` (any alignment, may cross frames). */
   read(pa: AddressLike, length: number): Uint8Array {
     const start = toNumber(pa, "physical address");
-    if (!Number.isSafeInteger(length) || length < 0) throw new HwError("EINVAL", `read length ${length} is invalid`);
+    if (!Number.isSafeInteger(length) || length < 0)
+      throw new HwError("EINVAL", `read length ${length} is invalid`);
     this.check(start, length, "read");
     const out = new Uint8Array(length);
     let done = 0;
@@ -227,7 +238,10 @@ export class PhysMemory {
       this.frameWordsForWrite(Math.floor(a / FRAME))[(a % FRAME) >>> 2] = value >>> 0;
       return;
     }
-    this.write(a, new Uint8Array([value & 0xff, (value >>> 8) & 0xff, (value >>> 16) & 0xff, (value >>> 24) & 0xff]));
+    this.write(
+      a,
+      new Uint8Array([value & 0xff, (value >>> 8) & 0xff, (value >>> 16) & 0xff, (value >>> 24) & 0xff]),
+    );
   }
 
   /** Reads a little-endian u64 as a bigint; `pa` need not be aligned. */

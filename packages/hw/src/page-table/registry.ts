@@ -1,5 +1,12 @@
 import { HwError } from "../errors.js";
-import type { DecodedDescriptor, DescriptorContext, FormatName, PageTable, PageTableConfig, PageTableFormatDefinition } from "./types.js";
+import type {
+  DecodedDescriptor,
+  DescriptorContext,
+  FormatName,
+  PageTable,
+  PageTableConfig,
+  PageTableFormatDefinition,
+} from "./types.js";
 
 /**
  * Every page-table format, by registry name. One module per format family under `formats/`;
@@ -15,7 +22,8 @@ export function formatNames(): FormatName[] {
 /** The definition of `name`; unknown names are refused with `EINVAL` listing the known ones. */
 export function getFormat(name: string): PageTableFormatDefinition {
   const format = (FORMATS as Record<string, PageTableFormatDefinition | undefined>)[name];
-  if (!format) throw new HwError("EINVAL", `unknown page-table format "${name}" (known: ${formatNames().join(", ")})`);
+  if (!format)
+    throw new HwError("EINVAL", `unknown page-table format "${name}" (known: ${formatNames().join(", ")})`);
   return format;
 }
 
@@ -25,7 +33,11 @@ export function createPageTable(format: FormatName, config: PageTableConfig): Pa
 }
 
 /** Decodes a raw descriptor of `format` at `context.level` into named fields. */
-export function decodeDescriptor(format: FormatName, descriptor: bigint | number, context: DescriptorContext): DecodedDescriptor {
+export function decodeDescriptor(
+  format: FormatName,
+  descriptor: bigint | number,
+  context: DescriptorContext,
+): DecodedDescriptor {
   return getFormat(format).decode(BigInt(descriptor), context);
 }
 

@@ -4,7 +4,13 @@ import type { PhysMemory } from "../memory/phys-memory.js";
 import type { UnmapGather } from "./gather.js";
 
 /** Names of the page-table formats in the registry. */
-export type FormatName = "arm-lpae-s1" | "arm-lpae-s2" | "arm-v7s" | "amd-v1" | "intel-vtd-ss" | "intel-vtd-fs";
+export type FormatName =
+  | "arm-lpae-s1"
+  | "arm-lpae-s2"
+  | "arm-v7s"
+  | "amd-v1"
+  | "intel-vtd-ss"
+  | "intel-vtd-fs";
 
 /**
  * Quirks, with the names of Linux's `IO_PGTABLE_QUIRK_*` flags. A format ignores the ones that do not
@@ -132,7 +138,16 @@ export interface WalkOut {
 
 /** Creates a zeroed {@link WalkOut}. */
 export function createWalkOut(): WalkOut {
-  return { fault: 0, level: 0, outputAddress: 0, pageSize: 0, perm: 0, descriptorLo: 0, descriptorHi: 0, descriptorAddress: 0 };
+  return {
+    fault: 0,
+    level: 0,
+    outputAddress: 0,
+    pageSize: 0,
+    perm: 0,
+    descriptorLo: 0,
+    descriptorHi: 0,
+    descriptorAddress: 0,
+  };
 }
 
 /**
