@@ -54,8 +54,14 @@ function packageOf(specifier) {
   return specifier.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0];
 }
 
+// Test files, test-only helpers (`test-*.ts`, excluded from builds like tests) and test folders.
 function isTestFile(path) {
-  return /\.(test|spec|bench)\.[cm]?[jt]sx?$/.test(path) || path.split(sep).includes("test");
+  const base = path.split(sep).pop() ?? "";
+  return (
+    /\.(test|spec|bench)\.[cm]?[jt]sx?$/.test(base) ||
+    base.startsWith("test-") ||
+    path.split(sep).includes("test")
+  );
 }
 
 function reasonFor(name) {

@@ -73,7 +73,7 @@ describe("layer check", () => {
     expect(kinds).toEqual(["import:@iommu-sim/vfio", "deep-import:@iommu-sim/iommu"]);
   });
 
-  it("fails on a relative path into another package and allows testkit only in tests", () => {
+  it("fails on a relative path into another package and allows testkit only in tests and test helpers", () => {
     const root = workspace({
       hw,
       vfio: {
@@ -81,6 +81,7 @@ describe("layer check", () => {
         files: {
           "src/a.ts": 'import { x } from "../../hw/src/index.js";\n',
           "src/a.test.ts": 'import { createReferenceBackend } from "@iommu-sim/testkit";\n',
+          "src/test-machine.ts": 'import { createReferenceBackend } from "@iommu-sim/testkit";\n',
           "src/b.ts": 'import { createReferenceBackend } from "@iommu-sim/testkit";\n',
         },
       },

@@ -1,6 +1,11 @@
 import { Command, CommanderError } from "commander";
 import { registerBench } from "./commands/bench.js";
+import { registerDecode } from "./commands/decode.js";
 import { registerDemo } from "./commands/demo.js";
+import { registerDump } from "./commands/dump.js";
+import { registerReplay } from "./commands/replay.js";
+import { registerRun } from "./commands/run.js";
+import { isCliExit } from "./exit.js";
 
 /** Builds the `iommu-sim` command tree (exported for tests and embedding). */
 export function createProgram(): Command {
@@ -9,15 +14,21 @@ export function createProgram(): Command {
       "A model of the Linux IOMMU stack: hardware page tables and IOTLBs, the IOMMU API, DMA and VFIO.",
     )
     .showHelpAfterError("(run with --help for usage)")
+    .enablePositionalOptions()
     .exitOverride();
   registerDemo(program);
   registerBench(program);
+  registerDecode(program);
+  registerRun(program);
+  registerReplay(program);
+  registerDump(program);
   return program;
 }
 
 /**
  * Runs the command line with `argv` (without node and script) and returns the exit code: 0 on
- * success, 1 when a command fails, 2 for a usage error. Errors are one clear line on stderr.
+ * success, 1 when a command fails, 2 for a usage error, or a status a command chose itself (see
+ * `decode`). Errors are one clear line on stderr.
  */
 export async function runCli(argv: readonly string[]): Promise<number> {
   const program = createProgram();
@@ -25,6 +36,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     await program.parseAsync([...argv], { from: "user" });
     return 0;
   } catch (error) {
+    if (isCliExit(error)) return error.status;
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? 0 : 2;
     }

@@ -1,3 +1,3 @@
 /** iommu-sim - the command line as a library: `runCli(argv)` and the command tree. */
+export { BENCH_BACKENDS, BENCH_SUITES, type BenchResult, type BenchSuite } from "./bench/suites.js";
 export { createProgram, runCli } from "./cli.js";
-export { BENCH_SUITES, type BenchResult } from "./commands/bench.js";

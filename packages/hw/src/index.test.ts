@@ -43,3 +43,16 @@ describe("page allocator", () => {
     expect(IOMMU_READ | IOMMU_WRITE).toBe(3);
   });
 });
+
+describe("physical memory, dense window", () => {
+  it("costs one chunk for a first write far into the window", () => {
+    const mem = createPhysMemory();
+    // 64 GiB into the default window (which starts at 1 GiB): used to grow an array of 16M holes.
+    mem.writeU64(0x10_0000_0000, 0x1234n);
+    expect(mem.readU64(0x10_0000_0000)).toBe(0x1234n);
+    expect(mem.framesResident).toBe(1);
+    mem.releaseFrame(0x10_0000_0000 / 4096);
+    expect(mem.framesResident).toBe(0);
+    expect(mem.readU64(0x10_0000_0000)).toBe(0n);
+  });
+});

@@ -46,3 +46,20 @@ export function decodeFsynr0(fsynr0: number): {
     walkFault: (fsynr0 & CbFsynr0.PTWF) !== 0,
   };
 }
+
+/**
+ * The FSR bits the context fault handler treats as a fault (`ARM_SMMU_CB_FSR_FAULT`): MULTI, UUT,
+ * EF, PF, TF and the "ignored" AFF, ASF, TLBMCF, TLBLKF. Mainline dropped SS from the set when it
+ * learned to resume stalled transactions (v6.15); stall is not modelled here.
+ */
+export const CB_FSR_FAULT =
+  (CbFsr.MULTI |
+    CbFsr.UUT |
+    CbFsr.EF |
+    CbFsr.PF |
+    CbFsr.TF |
+    CbFsr.AFF |
+    CbFsr.ASF |
+    CbFsr.TLBMCF |
+    CbFsr.TLBLKF) >>>
+  0;

@@ -7,6 +7,9 @@ export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 4096;
 const WORDS_PER_PAGE = PAGE_SIZE / 4;
 const FRAME = 2 ** PAGE_SHIFT;
+const CHUNK_SHIFT = 10;
+const CHUNK_FRAMES = 1 << CHUNK_SHIFT;
+const CHUNK_MASK = CHUNK_FRAMES - 1;
 
 // Descriptors are read as two little-endian 32-bit halves through Uint32Array views, which use the
 // host's byte order: refuse to run where that would silently byte-swap every descriptor.
@@ -49,11 +52,19 @@ export class PhysMemory {
   readonly denseBasePfn: number;
   /** One past the last frame number of the dense window. */
   readonly denseEndPfn: number;
-  // Frames of the dense window, indexed by `pfn - denseBasePfn`; holes are never-written frames.
-  private readonly dense: (Uint32Array | undefined)[] = [];
+  // Frames of the dense window in two levels, indexed by `pfn - denseBasePfn`: chunks of
+  // CHUNK_FRAMES frames, so a write far into the window costs one chunk, not an array that long.
+  // Holes are never-written frames.
+  private readonly dense: ((Uint32Array | undefined)[] | undefined)[] = [];
   private readonly sparse = new Map<number, Uint32Array>();
   private readonly zero = new Uint32Array(WORDS_PER_PAGE);
   private frames = 0;
+  /**
+   * Bumped whenever a frame gains or loses storage (first write, release). A caller that caches the
+   * arrays {@link frameWords} returned (walkers do, per level) must drop them when this changes:
+   * a cached zero array or a released frame's array would otherwise go stale. Read-only for callers.
+   */
+  generation = 0;
 
   constructor(options: PhysMemoryOptions = {}) {
     const bits = options.addressBits ?? 52;
@@ -87,8 +98,11 @@ export class PhysMemory {
    * all-zero array that callers must not write. Hot path: no allocation, no bigint.
    */
   frameWords(pfn: number): Uint32Array {
-    if (pfn >= this.denseBasePfn && pfn < this.denseEndPfn)
-      return this.dense[pfn - this.denseBasePfn] ?? this.zero;
+    if (pfn >= this.denseBasePfn && pfn < this.denseEndPfn) {
+      const i = pfn - this.denseBasePfn;
+      const chunk = this.dense[i >>> CHUNK_SHIFT];
+      return (chunk === undefined ? undefined : chunk[i & CHUNK_MASK]) ?? this.zero;
+    }
     return this.sparse.get(pfn) ?? this.zero;
   }
 
@@ -96,13 +110,22 @@ export class PhysMemory {
   frameWordsForWrite(pfn: number): Uint32Array {
     if (pfn >= this.denseBasePfn && pfn < this.denseEndPfn) {
       const i = pfn - this.denseBasePfn;
-      let words = this.dense[i];
+      const c = i >>> CHUNK_SHIFT;
+      let chunk = this.dense[c];
+      if (chunk === undefined) {
+        // Grow both levels densely (holes pushed, never assigned past the end) so V8 keeps them
+        // in fast elements mode; the top level has at most window / 4 MiB entries.
+        while (this.dense.length < c) this.dense.push(undefined);
+        chunk = [];
+        for (let k = 0; k < CHUNK_FRAMES; k++) chunk.push(undefined);
+        this.dense[c] = chunk;
+      }
+      let words = chunk[i & CHUNK_MASK];
       if (words === undefined) {
         words = new Uint32Array(WORDS_PER_PAGE);
-        // Grow the array densely so V8 keeps it in fast elements mode.
-        while (this.dense.length < i) this.dense.push(undefined);
-        this.dense[i] = words;
+        chunk[i & CHUNK_MASK] = words;
         this.frames++;
+        this.generation++;
       }
       return words;
     }
@@ -116,6 +139,7 @@ export class PhysMemory {
       words = new Uint32Array(WORDS_PER_PAGE);
       this.sparse.set(pfn, words);
       this.frames++;
+      this.generation++;
     }
     return words;
   }
@@ -124,12 +148,15 @@ export class PhysMemory {
   releaseFrame(pfn: number): void {
     if (pfn >= this.denseBasePfn && pfn < this.denseEndPfn) {
       const i = pfn - this.denseBasePfn;
-      if (this.dense[i] !== undefined) {
-        this.dense[i] = undefined;
+      const chunk = this.dense[i >>> CHUNK_SHIFT];
+      if (chunk !== undefined && chunk[i & CHUNK_MASK] !== undefined) {
+        chunk[i & CHUNK_MASK] = undefined;
         this.frames--;
+        this.generation++;
       }
     } else if (this.sparse.delete(pfn)) {
       this.frames--;
+      this.generation++;
     }
   }
 
@@ -267,7 +294,12 @@ export class PhysMemory {
    */
   contentHash(): number {
     const pfns: number[] = [];
-    for (let i = 0; i < this.dense.length; i++) if (this.dense[i]) pfns.push(this.denseBasePfn + i);
+    for (let c = 0; c < this.dense.length; c++) {
+      const chunk = this.dense[c];
+      if (chunk === undefined) continue;
+      for (let k = 0; k < CHUNK_FRAMES; k++)
+        if (chunk[k]) pfns.push(this.denseBasePfn + c * CHUNK_FRAMES + k);
+    }
     for (const pfn of this.sparse.keys()) pfns.push(pfn);
     pfns.sort((a, b) => a - b);
     let h = 0x811c9dc5;

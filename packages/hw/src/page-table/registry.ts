@@ -1,4 +1,9 @@
 import { HwError } from "../errors.js";
+import { amdV1Format } from "../formats/amd-v1/index.js";
+import { armLpaeS1Format, armLpaeS2Format } from "../formats/arm-lpae/format.js";
+import { armV7sFormat } from "../formats/arm-v7s/index.js";
+import { intelVtdFsFormat } from "../formats/intel-vtd/first-stage.js";
+import { intelVtdSsFormat } from "../formats/intel-vtd/second-stage.js";
 import type {
   DecodedDescriptor,
   DescriptorContext,
@@ -12,7 +17,14 @@ import type {
  * Every page-table format, by registry name. One module per format family under `formats/`;
  * adding a format means adding its definition here.
  */
-const FORMATS: Partial<Record<FormatName, PageTableFormatDefinition>> = {};
+const FORMATS: Partial<Record<FormatName, PageTableFormatDefinition>> = {
+  "arm-lpae-s1": armLpaeS1Format,
+  "arm-lpae-s2": armLpaeS2Format,
+  "arm-v7s": armV7sFormat,
+  "amd-v1": amdV1Format,
+  "intel-vtd-ss": intelVtdSsFormat,
+  "intel-vtd-fs": intelVtdFsFormat,
+};
 
 /** Names of the registered formats. */
 export function formatNames(): FormatName[] {

@@ -64,6 +64,12 @@ export interface PageTableConfig {
   forceSnoop?: boolean;
   /** AMD v1: set FC (force coherent) in leaves and directories as Linux does. @default true */
   forceCoherent?: boolean;
+  /**
+   * Called synchronously when map or unmap frees a table page that walk caches may hold, as
+   * io-pgtable calls the driver's `tlb->tlb_flush_walk(iova, size, granule)`. Unmaps also record the
+   * freed tables in their gather. @default none
+   */
+  tlbFlushWalk?: (iova: number, size: number, granule: number) => void;
 }
 
 /** The shape of a table, fixed at creation. */

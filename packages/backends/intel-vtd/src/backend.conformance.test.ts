@@ -1,0 +1,12 @@
+import { runBackendConformance } from "@iommu-sim/testkit";
+import { createIntelVtd } from "./backend.js";
+import { DEFAULT_VTD_CAP } from "./options.js";
+
+runBackendConformance("intel-vtd", () => createIntelVtd(), { partialUnmap: "whole" });
+
+// 5-level tables, Caching Mode (flushes on map, cached not-present contexts), no PSI (DSI only).
+runBackendConformance(
+  "intel-vtd (57-bit, caching mode, no PSI)",
+  () => createIntelVtd({ addressWidth: 57, cap: (DEFAULT_VTD_CAP | (1n << 7n)) & ~(1n << 39n) }),
+  { partialUnmap: "whole" },
+);

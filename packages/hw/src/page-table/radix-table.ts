@@ -1,0 +1,1032 @@
+/**
+ * A format-neutral engine for radix page tables of 64-bit descriptors kept in {@link PhysMemory}
+ * (ARM LPAE, AMD v1, Intel VT-d, x86-64 all fit it). A format describes its table shape as a list of
+ * {@link RadixLevelSpec} (top table first) and its descriptor bits through a {@link RadixCodec}; the
+ * engine does the rest: `map_pages` with full rollback, `unmap_pages` with a choice of partial-unmap
+ * policy, `iova_to_phys`, freeing, and the hardware walker that reads only memory.
+ *
+ * Descriptors are handled as two unsigned 32-bit halves (`lo` = bits 31:0, `hi` = bits 63:32) read
+ * from `memory.frameWords(pa / 4096)` at word `(pa % 4096) >> 2`. Addresses are numbers below 2^53.
+ * The hot paths (`mapPages`, `unmapPages`, `translate`) do no bigint arithmetic and allocate nothing
+ * per page; they call the codec through one object whose class should be the same for every table of
+ * a format family so the call sites stay monomorphic.
+ */
+import { type AddressLike, hex, joinU64, toNumber } from "../address.js";
+import { type Errno, HwError } from "../errors.js";
+import { defaultAllocator, type PageAllocator } from "../memory/page-allocator.js";
+import type { PhysMemory } from "../memory/phys-memory.js";
+import { IOMMU_READ, IOMMU_WRITE } from "../prot.js";
+import { UnmapGather } from "./gather.js";
+import {
+  type DecodedDescriptor,
+  type FormatName,
+  type HwWalker,
+  type PageTable,
+  type PageTableGeometry,
+  type TableFetchTranslator,
+  WALK_FAULT_NAMES,
+  WalkFault,
+  type WalkOut,
+  type WalkStep,
+  type WalkTrace,
+} from "./types.js";
+
+const FRAME = 4096;
+const INV_FRAME = 1 / 4096;
+const TWO32 = 0x1_0000_0000;
+
+/** A descriptor as two unsigned 32-bit halves; codecs write into a caller-owned one. */
+export interface DescriptorHalves {
+  /** Bits 31:0. */
+  lo: number;
+  /** Bits 63:32. */
+  hi: number;
+}
+
+/** One level of a radix table, in walk order (index 0 = the top table). */
+export interface RadixLevelSpec {
+  /** The level's number in the format's own numbering (ARM: 0..3 with 3 the leaf level). */
+  readonly level: number;
+  /** log2 of the bytes one entry of this level maps (ARM 4K: 39, 30, 21, 12). */
+  readonly shift: number;
+  /** log2 of the number of entries in a table of this level (the top table may differ). */
+  readonly indexBits: number;
+  /** Bytes to allocate for one table of this level (at least `8 << indexBits`). */
+  readonly tableBytes: number;
+}
+
+/**
+ * What happens when an unmap covers only part of a larger leaf:
+ * - `"refuse"`: unmap nothing and return 0 (io-pgtable-arm / v7s since v6.14, `WARN_ONCE`);
+ * - `"split"`: replace the block by a next-level table of leaves minus the unmapped part
+ *   (`arm_lpae_split_blk_unmap`, Linux before v6.14);
+ * - `"whole"`: unmap the whole large leaf and return its size (AMD v1, VT-d, generic_pt); an unmap
+ *   that starts inside a large leaf (not at its base) unmaps nothing, as generic_pt returns -EINVAL.
+ */
+export type PartialUnmapPolicy = "refuse" | "split" | "whole";
+
+/**
+ * The descriptor knowledge a format gives the engine. Every method receives the halves of one
+ * descriptor and the format's level number. Implement it as one class per format family (fields
+ * for the variants), so V8 sees a single receiver shape on the hot paths.
+ */
+export interface RadixCodec {
+  /** The entry is valid (ARM: bit 0; VT-d SS: R|W). */
+  isPresent(lo: number, hi: number, level: number): boolean;
+  /** A present entry points to a next-level table (never true at the last level). */
+  isTable(lo: number, hi: number, level: number): boolean;
+  /** Physical address of the next-level table of a table entry. */
+  tableAddress(lo: number, hi: number, level: number): number;
+  /** Output base address of a leaf (the base of the whole page, also for replicated entries). */
+  leafAddress(lo: number, hi: number, level: number): number;
+  /** Bytes a leaf maps: the level's entry size, or more for replicated leaves (AMD NextLevel=7). */
+  leafSize(lo: number, hi: number, level: number): number;
+  /** Writes the table descriptor for a table at `tablePa` installed in a level-`level` entry. */
+  encodeTable(tablePa: number, level: number, out: DescriptorHalves): void;
+  /**
+   * Writes the attribute and type bits of a leaf of `pgsize` bytes at `level` for Linux `prot`, with
+   * the address bits zero (called once per map call; the engine ORs {@link leafAddressLo}/`Hi` in).
+   */
+  encodeLeafTemplate(prot: number, level: number, pgsize: number, out: DescriptorHalves): void;
+  /** Low-half address bits of a leaf mapping `pa` (with any size encoding that lives in them). */
+  leafAddressLo(pa: number, pgsize: number): number;
+  /** High-half address bits of a leaf mapping `pa`. */
+  leafAddressHi(pa: number, pgsize: number): number;
+  /**
+   * For the `"split"` policy: the template (address bits zero) for the level-`toLevel` leaves that
+   * replace the level-`fromLevel` block `lo`/`hi`. Formats without split may throw.
+   */
+  splitTemplate(lo: number, hi: number, fromLevel: number, toLevel: number, out: DescriptorHalves): void;
+  /** Hardware view: Linux prot bits a leaf grants (see `WalkOut.perm`). */
+  leafPerm(lo: number, hi: number, level: number): number;
+  /**
+   * Hardware view: a {@link WalkFault} code for a present entry the walker is about to use, or 0.
+   * `last` is true at the last level. Checks reserved encodings, address size, access flag.
+   */
+  walkFault(lo: number, hi: number, level: number, last: boolean): number;
+}
+
+/** Everything the engine needs to know about one table shape; built by a format from its config. */
+export interface RadixTableSpec {
+  readonly format: FormatName;
+  readonly geometry: PageTableGeometry;
+  /** Levels in walk order; `levels.length === geometry.levels`. */
+  readonly levels: readonly RadixLevelSpec[];
+  readonly codec: RadixCodec;
+  /** Verbose decoding of one descriptor for traces. */
+  decode(lo: number, hi: number, level: number): DecodedDescriptor;
+  /** Partial-unmap rule. */
+  readonly partialUnmap: PartialUnmapPolicy;
+  /** Errno when a map meets an existing leaf. @default "EEXIST" (io-pgtable); generic_pt: "EADDRINUSE" */
+  readonly existsCode?: Errno;
+  /**
+   * A leaf mapped where a table entry is: `"replace"` frees the old subtree and installs the leaf
+   * (`arm_lpae_init_pte`); `"refuse"` fails like an existing leaf; `"replace-empty"` replaces only a
+   * subtree without leaves and otherwise fails (generic_pt `clear_contig`). @default "replace"
+   */
+  readonly leafOverTable?: "replace" | "refuse" | "replace-empty";
+  /** Refuse prot without IOMMU_READ or IOMMU_WRITE with EINVAL (mainline io-pgtable-arm). @default true */
+  readonly requireAccess?: boolean;
+  /**
+   * Page sizes between two levels' entry sizes are leaves replicated over consecutive entries of the
+   * lower level (AMD v1 NextLevel=7). When false a page size must equal some level's entry size.
+   * @default false
+   */
+  readonly replicatedLeaves?: boolean;
+  /**
+   * {@link WalkFault} code the walker reports for an input address at or beyond 2^ias.
+   * @default WalkFault.TRANSLATION (ARM: the TxSZ range check); x86 formats use ADDRESS_SIZE
+   */
+  readonly outOfRangeFault?: number;
+}
+
+/** Per-table services outside the table's own memory. */
+export interface RadixTableOptions {
+  readonly memory: PhysMemory;
+  /** @default `defaultAllocator(memory)` */
+  readonly allocator?: PageAllocator;
+  /**
+   * Called synchronously when a table page is freed by map (leaf over table) or unmap, as io-pgtable
+   * calls `tlb->tlb_flush_walk(iova, size, granule)`; unmaps also record it in the gather.
+   */
+  readonly tlbFlushWalk?: (iova: number, size: number, granule: number) => void;
+}
+
+/** Precomputed per-depth arrays shared by the walker and the page table. */
+class Shape {
+  readonly depthCount: number;
+  readonly levelOf: Int32Array;
+  readonly entrySize: Float64Array;
+  /** 2^-shift per depth, to index by multiplication. */
+  readonly invEntrySize: Float64Array;
+  readonly mask: Int32Array;
+  readonly tableBytes: Float64Array;
+  /**
+   * Placement depth of a leaf of 2^bit bytes; -1 when the bitmap lacks it, -2 when the bitmap has it
+   * but this geometry has no level for it (a block larger than the input range).
+   */
+  readonly depthOfBit = new Int32Array(64).fill(-1);
+  /** Entries one leaf of 2^bit bytes occupies at its placement depth. */
+  readonly spanOfBit = new Float64Array(64);
+  readonly inputLimit: number;
+  readonly outputLimit: number;
+
+  constructor(spec: RadixTableSpec) {
+    const n = spec.levels.length;
+    if (n === 0 || n !== spec.geometry.levels) {
+      throw new HwError(
+        "EINVAL",
+        `${spec.format}: ${n} level specs for a ${spec.geometry.levels}-level geometry`,
+      );
+    }
+    this.depthCount = n;
+    this.levelOf = new Int32Array(n);
+    this.entrySize = new Float64Array(n);
+    this.invEntrySize = new Float64Array(n);
+    this.mask = new Int32Array(n);
+    this.tableBytes = new Float64Array(n);
+    spec.levels.forEach((l, d) => {
+      this.levelOf[d] = l.level;
+      this.entrySize[d] = 2 ** l.shift;
+      this.invEntrySize[d] = 2 ** -l.shift;
+      this.mask[d] = 2 ** l.indexBits - 1;
+      this.tableBytes[d] = l.tableBytes;
+      if (l.tableBytes < 8 * 2 ** l.indexBits)
+        throw new HwError("EINVAL", `${spec.format}: level ${l.level} table too small`);
+    });
+    const bitmap = spec.geometry.pgsizeBitmap;
+    for (let bit = 0; bit < 64; bit++) {
+      if (((bitmap >> BigInt(bit)) & 1n) === 0n) continue;
+      // The deepest level whose entries are not larger than the page: replicated when smaller.
+      let depth = -1;
+      for (let d = 0; d < n; d++) {
+        const shift = spec.levels[d]!.shift;
+        // The first level (from the top) whose entries are not larger than the page: a replicated
+        // leaf must fit in one table of its level (AMD v1 places 4M as 2 x 2M-level entries).
+        if (depth < 0 && (shift === bit || (spec.replicatedLeaves && shift < bit))) depth = d;
+      }
+      const top = spec.levels[0]!;
+      if (depth < 0 || (depth === 0 && bit > top.shift + top.indexBits)) {
+        this.depthOfBit[bit] = -2;
+        continue;
+      }
+      this.depthOfBit[bit] = depth;
+      this.spanOfBit[bit] = 2 ** (bit - spec.levels[depth]!.shift);
+    }
+    this.inputLimit = 2 ** spec.geometry.ias;
+    this.outputLimit = 2 ** spec.geometry.oas;
+  }
+}
+
+/** log2 of a power of two below 2^53, or -1 when `size` is not one. */
+function sizeBit(size: number): number {
+  if (size >= 1 && size < TWO32) {
+    const s = size >>> 0;
+    return s === size && (s & (s - 1)) === 0 ? 31 - Math.clz32(s) : -1;
+  }
+  if (size >= TWO32 && size <= 2 ** 52) {
+    const h = size / TWO32;
+    return Number.isInteger(h) && (h & (h - 1)) === 0 ? 63 - Math.clz32(h) : -1;
+  }
+  return -1;
+}
+
+/** `value mod 2^bit` for a non-negative integer below 2^53 (exact; no float modulo on the hot path). */
+function lowBits(value: number, size: number): number {
+  return size <= 0x8000_0000 ? value & (size - 1) : value - Math.floor(value / size) * size;
+}
+
+/**
+ * One cached frame per walk depth: consecutive walks mostly revisit the same upper tables, and a
+ * cache hit skips `frameWords` and breaks the load chain descriptor -> frame -> words. Valid while
+ * `memory.generation` is unchanged; {@link sync} drops it otherwise. Reads only: the arrays may be
+ * the shared zero array of a never-written frame.
+ */
+class FrameCache {
+  private gen = -1;
+  private readonly pfns: Float64Array;
+  private readonly words: Uint32Array[] = [];
+
+  constructor(
+    private readonly memory: PhysMemory,
+    depths: number,
+  ) {
+    this.pfns = new Float64Array(depths).fill(-1);
+    for (let d = 0; d < depths; d++) this.words.push(new Uint32Array(0));
+  }
+
+  /** Call before a walk: forgets everything if memory gained or lost a frame since. */
+  sync(): void {
+    const gen = this.memory.generation;
+    if (gen !== this.gen) {
+      this.pfns.fill(-1);
+      this.gen = gen;
+    }
+  }
+
+  /** The words of frame `pfn`, read at walk depth `d`. */
+  read(d: number, pfn: number): Uint32Array {
+    if (this.pfns[d] === pfn) return this.words[d]!;
+    const words = this.memory.frameWords(pfn);
+    this.pfns[d] = pfn;
+    this.words[d] = words;
+    return words;
+  }
+}
+
+/**
+ * The hardware walker of a radix format: reads descriptors only from memory, starting at any root.
+ * Models a table walk of the architecture the codec describes (`translate` fast, `trace` verbose).
+ */
+export class RadixWalker implements HwWalker {
+  readonly format: FormatName;
+  readonly geometry: PageTableGeometry;
+  private readonly shape: Shape;
+  private readonly codec: RadixCodec;
+  private readonly memory: PhysMemory;
+  private readonly spec: RadixTableSpec;
+  private readonly frames: FrameCache;
+
+  constructor(spec: RadixTableSpec, memory: PhysMemory) {
+    this.spec = spec;
+    this.format = spec.format;
+    this.geometry = spec.geometry;
+    this.shape = new Shape(spec);
+    this.codec = spec.codec;
+    this.memory = memory;
+    this.frames = new FrameCache(memory, this.shape.depthCount);
+  }
+
+  translate(root: number, iova: number, out: WalkOut, fetch?: TableFetchTranslator): void {
+    const shape = this.shape;
+    const codec = this.codec;
+    const frames = this.frames;
+    frames.sync();
+    const last = shape.depthCount - 1;
+    out.outputAddress = 0;
+    out.pageSize = 0;
+    out.perm = 0;
+    out.descriptorLo = 0;
+    out.descriptorHi = 0;
+    out.descriptorAddress = 0;
+    if (!(iova >= 0 && iova < shape.inputLimit)) {
+      // Input beyond the configured size: a translation fault at the start level (TxSZ check).
+      out.fault = this.spec.outOfRangeFault ?? WalkFault.TRANSLATION;
+      out.level = shape.levelOf[0]!;
+      return;
+    }
+    let table = root;
+    for (let d = 0; d <= last; d++) {
+      const level = shape.levelOf[d]!;
+      if (fetch !== undefined) {
+        table = fetch(table, level);
+        if (table < 0) {
+          out.fault = WalkFault.TRANSLATION;
+          out.level = level;
+          return;
+        }
+      }
+      // Multiplying by 2^-shift is exact and much cheaper than dividing.
+      const ea = table + (Math.floor(iova * shape.invEntrySize[d]!) & shape.mask[d]!) * 8;
+      const words = frames.read(d, Math.floor(ea * INV_FRAME));
+      const w = (ea & 4095) >> 2;
+      const lo = words[w]!;
+      const hi = words[w + 1]!;
+      out.descriptorLo = lo;
+      out.descriptorHi = hi;
+      out.descriptorAddress = ea;
+      out.level = level;
+      if (!codec.isPresent(lo, hi, level)) {
+        out.fault = WalkFault.TRANSLATION;
+        return;
+      }
+      const fault = codec.walkFault(lo, hi, level, d === last);
+      if (fault !== 0) {
+        out.fault = fault;
+        return;
+      }
+      if (d < last && codec.isTable(lo, hi, level)) {
+        table = codec.tableAddress(lo, hi, level);
+        continue;
+      }
+      const size = codec.leafSize(lo, hi, level);
+      out.fault = WalkFault.NONE;
+      out.pageSize = size;
+      out.outputAddress = codec.leafAddress(lo, hi, level) + lowBits(iova, size);
+      out.perm = codec.leafPerm(lo, hi, level);
+      return;
+    }
+  }
+
+  trace(root: number, iova: number): WalkTrace {
+    const shape = this.shape;
+    const codec = this.codec;
+    const last = shape.depthCount - 1;
+    const steps: WalkStep[] = [];
+    const done = (fault: number, level: number, extra: Partial<WalkTrace> = {}): WalkTrace => ({
+      iova: BigInt(iova),
+      steps,
+      level,
+      ...(fault !== 0 ? { fault: WALK_FAULT_NAMES[fault] } : {}),
+      ...extra,
+    });
+    if (!(iova >= 0 && iova < shape.inputLimit)) {
+      return done(this.spec.outOfRangeFault ?? WalkFault.TRANSLATION, shape.levelOf[0]!);
+    }
+    let table = root;
+    for (let d = 0; d <= last; d++) {
+      const level = shape.levelOf[d]!;
+      const index = Math.floor(iova / shape.entrySize[d]!) & shape.mask[d]!;
+      const ea = table + index * 8;
+      const words = this.memory.frameWords(Math.floor(ea / FRAME));
+      const w = (ea & 4095) >> 2;
+      const lo = words[w]!;
+      const hi = words[w + 1]!;
+      steps.push({
+        level,
+        tableAddress: BigInt(table),
+        index,
+        descriptorAddress: BigInt(ea),
+        descriptor: joinU64(lo, hi),
+        decoded: this.spec.decode(lo, hi, level),
+      });
+      if (!codec.isPresent(lo, hi, level)) return done(WalkFault.TRANSLATION, level);
+      const fault = codec.walkFault(lo, hi, level, d === last);
+      if (fault !== 0) return done(fault, level);
+      if (d < last && codec.isTable(lo, hi, level)) {
+        table = codec.tableAddress(lo, hi, level);
+        continue;
+      }
+      const size = codec.leafSize(lo, hi, level);
+      return done(0, level, {
+        outputAddress: BigInt(codec.leafAddress(lo, hi, level) + lowBits(iova, size)),
+        pageSize: BigInt(size),
+        prot: codec.leafPerm(lo, hi, level),
+      });
+    }
+    return done(WalkFault.TRANSLATION, shape.levelOf[last]!);
+  }
+}
+
+/**
+ * A driver-side radix page table (Linux's `io_pgtable_ops` for the format the spec describes).
+ * Create it with {@link createRadixPageTable}.
+ */
+export class RadixPageTable implements PageTable {
+  readonly format: FormatName;
+  readonly geometry: PageTableGeometry;
+  readonly memory: PhysMemory;
+  readonly allocator: PageAllocator;
+  readonly root: bigint;
+  readonly rootAddress: number;
+  readonly walker: HwWalker;
+
+  private readonly shape: Shape;
+  private readonly codec: RadixCodec;
+  private readonly spec: RadixTableSpec;
+  private readonly policy: PartialUnmapPolicy;
+  private readonly existsCode: Errno;
+  private readonly replaceTables: boolean;
+  private readonly replaceOnlyEmpty: boolean;
+  private readonly requireAccess: boolean;
+  private readonly bitmapLow: number;
+  private readonly tlbFlushWalk: ((iova: number, size: number, granule: number) => void) | undefined;
+  private freed = false;
+  // Scratch state reused by every call: map's undo log and template, unmap's cursor.
+  private readonly tpl: DescriptorHalves = { lo: 0, hi: 0 };
+  private readonly scratch: DescriptorHalves = { lo: 0, hi: 0 };
+  /** Tables allocated by the running map: [tablePa, parentEntryPa, depth] triples. */
+  private readonly newTables: number[] = [];
+  /** Table entries the running map overwrote with leaves: [entryPa, lo, hi, depth, iova] records. */
+  private readonly replaced: number[] = [];
+  private stepNext = 0;
+
+  constructor(spec: RadixTableSpec, options: RadixTableOptions) {
+    this.spec = spec;
+    this.format = spec.format;
+    this.geometry = spec.geometry;
+    this.memory = options.memory;
+    this.allocator = options.allocator ?? defaultAllocator(options.memory);
+    this.shape = new Shape(spec);
+    this.codec = spec.codec;
+    this.policy = spec.partialUnmap;
+    this.existsCode = spec.existsCode ?? "EEXIST";
+    this.replaceTables = (spec.leafOverTable ?? "replace") !== "refuse";
+    this.replaceOnlyEmpty = spec.leafOverTable === "replace-empty";
+    this.requireAccess = spec.requireAccess ?? true;
+    this.bitmapLow = Number(spec.geometry.pgsizeBitmap & 0xffff_ffffn);
+    this.tlbFlushWalk = options.tlbFlushWalk;
+    this.rootAddress = this.allocator.alloc(this.shape.tableBytes[0]!);
+    this.root = BigInt(this.rootAddress);
+    this.walker = new RadixWalker(spec, this.memory);
+  }
+
+  // ---- map -------------------------------------------------------------------------------------
+
+  map(iova: AddressLike, paddr: AddressLike, pgsize: AddressLike, pgcount: number, prot: number): void {
+    this.mapPages(
+      toNumber(iova, "iova"),
+      toNumber(paddr, "paddr"),
+      toNumber(pgsize, "pgsize"),
+      pgcount,
+      prot,
+    );
+  }
+
+  mapPages(iova: number, paddr: number, pgsize: number, pgcount: number, prot: number): void {
+    const depth = this.checkMap(iova, paddr, pgsize, pgcount, prot);
+    const shape = this.shape;
+    const codec = this.codec;
+    const memory = this.memory;
+    const span = shape.spanOfBit[sizeBit(pgsize)]!;
+    const leafLevel = shape.levelOf[depth]!;
+    const tpl = this.tpl;
+    codec.encodeLeafTemplate(prot, leafLevel, pgsize, tpl);
+    const tlo = tpl.lo;
+    const thi = tpl.hi;
+    // Setting an array's length is a runtime call: only pay it when a previous map left entries.
+    if (this.newTables.length !== 0) this.newTables.length = 0;
+    if (this.replaced.length !== 0) this.replaced.length = 0;
+    let cur = iova;
+    let pa = paddr;
+    let left = pgcount;
+    try {
+      while (left > 0) {
+        const table = this.descendForMap(cur, depth);
+        const es = shape.entrySize[depth]!;
+        const entries = shape.mask[depth]! + 1;
+        const idx = Math.floor(cur / es) & shape.mask[depth]!;
+        const n = Math.min(left, Math.floor((entries - idx) / span));
+        let ea = table + idx * 8;
+        let words = memory.frameWordsForWrite(Math.floor(ea / FRAME));
+        for (let i = 0; i < n; i++) {
+          // Check every entry of this page before writing any, so a failure leaves whole pages.
+          let cea = ea;
+          let cwords = words;
+          for (let s = 0; s < span; s++) {
+            if (s > 0 && (cea & 4095) === 0) cwords = memory.frameWordsForWrite(Math.floor(cea / FRAME));
+            const w = (cea & 4095) >> 2;
+            const lo = cwords[w]!;
+            const hi = cwords[w + 1]!;
+            if (codec.isPresent(lo, hi, leafLevel)) {
+              if (!this.replaceTables || !codec.isTable(lo, hi, leafLevel))
+                throw this.exists(cur + s * es, lo, hi);
+              const below = codec.tableAddress(lo, hi, leafLevel);
+              if (this.replaceOnlyEmpty && this.subtreeHasLeaf(below, depth + 1))
+                throw this.exists(cur + s * es, lo, hi);
+              this.replaced.push(cea, lo, hi, depth, cur + s * es);
+            }
+            cea += 8;
+          }
+          const alo = tlo | codec.leafAddressLo(pa, pgsize);
+          const ahi = thi | codec.leafAddressHi(pa, pgsize);
+          for (let s = 0; s < span; s++) {
+            if ((ea & 4095) === 0 && (i > 0 || s > 0))
+              words = memory.frameWordsForWrite(Math.floor(ea / FRAME));
+            const w = (ea & 4095) >> 2;
+            words[w] = alo;
+            words[w + 1] = ahi;
+            ea += 8;
+          }
+          cur += pgsize;
+          pa += pgsize;
+          left--;
+        }
+      }
+    } catch (error) {
+      this.rollbackMap(iova, cur, pgsize, depth, span);
+      throw error;
+    }
+    if (this.replaced.length > 0) this.commitReplaced();
+  }
+
+  /** Validates a map and returns the leaf's placement depth; throws before touching anything. */
+  private checkMap(iova: number, paddr: number, pgsize: number, pgcount: number, prot: number): number {
+    if (this.freed) throw new HwError("EINVAL", `${this.format}: table was freed`);
+    const bit = sizeBit(pgsize);
+    const depth = bit < 0 ? -1 : this.shape.depthOfBit[bit]!;
+    if (depth < 0) throw this.badSize(pgsize, depth);
+    if (!(Number.isSafeInteger(pgcount) && pgcount > 0)) {
+      throw new HwError("EINVAL", `page count ${String(pgcount)} is not a positive safe integer`);
+    }
+    if (!(Number.isSafeInteger(iova) && iova >= 0))
+      throw new HwError("EINVAL", `iova ${String(iova)} is not a non-negative safe integer`);
+    if (!(Number.isSafeInteger(paddr) && paddr >= 0))
+      throw new HwError("EINVAL", `paddr ${String(paddr)} is not a non-negative safe integer`);
+    if (lowBits(iova, pgsize) !== 0)
+      throw new HwError("EINVAL", `iova ${hex(iova)} is not aligned to the page size ${hex(pgsize)}`);
+    if (lowBits(paddr, pgsize) !== 0)
+      throw new HwError("EINVAL", `paddr ${hex(paddr)} is not aligned to the page size ${hex(pgsize)}`);
+    const size = pgsize * pgcount;
+    const limit = this.shape.inputLimit;
+    if (!(size <= limit && iova <= limit - size)) {
+      throw new HwError(
+        "ERANGE",
+        `iova range ${hex(iova)}+${pgcount}x${hex(pgsize)} is beyond the ${this.geometry.ias}-bit input size`,
+      );
+    }
+    const olimit = this.shape.outputLimit;
+    if (!(size <= olimit && paddr <= olimit - size)) {
+      throw new HwError(
+        "ERANGE",
+        `paddr range ${hex(paddr)}+${pgcount}x${hex(pgsize)} is beyond the ${this.geometry.oas}-bit output size`,
+      );
+    }
+    if (this.requireAccess && (prot & (IOMMU_READ | IOMMU_WRITE)) === 0) {
+      throw new HwError("EINVAL", `prot ${hex(prot)} grants neither IOMMU_READ nor IOMMU_WRITE`);
+    }
+    return depth;
+  }
+
+  /** Walks to the table at `depth` covering `iova`, allocating missing tables (recorded for undo). */
+  private descendForMap(iova: number, depth: number): number {
+    const shape = this.shape;
+    const codec = this.codec;
+    const memory = this.memory;
+    let table = this.rootAddress;
+    for (let d = 0; d < depth; d++) {
+      const level = shape.levelOf[d]!;
+      const ea = table + (Math.floor(iova / shape.entrySize[d]!) & shape.mask[d]!) * 8;
+      const pfn = Math.floor(ea / FRAME);
+      const w = (ea & 4095) >> 2;
+      const words = memory.frameWords(pfn);
+      const lo = words[w]!;
+      const hi = words[w + 1]!;
+      if (!codec.isPresent(lo, hi, level)) {
+        const t = this.allocator.alloc(shape.tableBytes[d + 1]!);
+        this.newTables.push(t, ea, d + 1);
+        const s = this.scratch;
+        codec.encodeTable(t, level, s);
+        const ww = memory.frameWordsForWrite(pfn);
+        ww[w] = s.lo;
+        ww[w + 1] = s.hi;
+        table = t;
+      } else if (codec.isTable(lo, hi, level)) {
+        table = codec.tableAddress(lo, hi, level);
+      } else {
+        // "We require an unmap first": a larger leaf covers this address.
+        throw this.exists(iova, lo, hi);
+      }
+    }
+    return table;
+  }
+
+  private badSize(pgsize: number, depth: number): HwError {
+    if (depth === -2) {
+      return new HwError(
+        "ERANGE",
+        `page size ${hex(pgsize)} is larger than the ${this.geometry.ias}-bit input range`,
+      );
+    }
+    return new HwError(
+      "EINVAL",
+      `page size ${hex(pgsize)} is not one of ${this.format}'s sizes (bitmap ${hex(this.geometry.pgsizeBitmap)})`,
+    );
+  }
+
+  private exists(iova: number, lo: number, hi: number): HwError {
+    return new HwError(
+      this.existsCode,
+      `iova ${hex(iova)} is already mapped (descriptor ${hex(joinU64(lo, hi))}); unmap it first`,
+    );
+  }
+
+  /** Undoes a failed map: clears its leaves, restores replaced tables, frees the tables it allocated. */
+  private rollbackMap(iova: number, end: number, pgsize: number, depth: number, span: number): void {
+    const shape = this.shape;
+    const memory = this.memory;
+    for (let cur = iova; cur < end; cur += pgsize) {
+      let table = this.rootAddress;
+      for (let d = 0; d < depth; d++) {
+        const level = shape.levelOf[d]!;
+        const ea = table + (Math.floor(cur / shape.entrySize[d]!) & shape.mask[d]!) * 8;
+        const words = memory.frameWords(Math.floor(ea / FRAME));
+        const w = (ea & 4095) >> 2;
+        table = this.codec.tableAddress(words[w]!, words[w + 1]!, level);
+      }
+      let ea = table + (Math.floor(cur / shape.entrySize[depth]!) & shape.mask[depth]!) * 8;
+      for (let s = 0; s < span; s++, ea += 8) this.writeEntry(ea, 0, 0);
+    }
+    const r = this.replaced;
+    for (let i = r.length - 5; i >= 0; i -= 5) this.writeEntry(r[i]!, r[i + 1]!, r[i + 2]!);
+    r.length = 0;
+    const t = this.newTables;
+    for (let i = t.length - 3; i >= 0; i -= 3) {
+      this.writeEntry(t[i + 1]!, 0, 0);
+      this.allocator.free(t[i]!, shape.tableBytes[t[i + 2]!]!);
+    }
+    t.length = 0;
+  }
+
+  /** A successful map frees the subtrees its leaves replaced (`arm_lpae_init_pte`). */
+  private commitReplaced(): void {
+    const r = this.replaced;
+    for (let i = 0; i < r.length; i += 5) {
+      const depth = r[i + 3]!;
+      const iova = r[i + 4]!;
+      const level = this.shape.levelOf[depth]!;
+      this.tlbFlushWalk?.(iova, this.shape.entrySize[depth]!, this.geometry.granule);
+      this.freeSubtree(this.codec.tableAddress(r[i + 1]!, r[i + 2]!, level), depth + 1, iova, undefined);
+    }
+    r.length = 0;
+  }
+
+  /** True when the table at `depth` or any table below it holds a present leaf. */
+  private subtreeHasLeaf(table: number, depth: number): boolean {
+    const shape = this.shape;
+    const codec = this.codec;
+    const level = shape.levelOf[depth]!;
+    const last = depth === shape.depthCount - 1;
+    const entries = shape.mask[depth]! + 1;
+    for (let i = 0; i < entries; i++) {
+      const ea = table + i * 8;
+      const words = this.memory.frameWords(Math.floor(ea / FRAME));
+      const w = (ea & 4095) >> 2;
+      const lo = words[w]!;
+      const hi = words[w + 1]!;
+      if (!codec.isPresent(lo, hi, level)) continue;
+      if (last || !codec.isTable(lo, hi, level)) return true;
+      if (this.subtreeHasLeaf(codec.tableAddress(lo, hi, level), depth + 1)) return true;
+    }
+    return false;
+  }
+
+  private writeEntry(ea: number, lo: number, hi: number): void {
+    const words = this.memory.frameWordsForWrite(Math.floor(ea / FRAME));
+    const w = (ea & 4095) >> 2;
+    words[w] = lo;
+    words[w + 1] = hi;
+  }
+
+  /**
+   * Frees the table at `depth` (mapping from `iova`) and every table below it; records each page in
+   * `gather` when one is given.
+   */
+  private freeSubtree(table: number, depth: number, iova: number, gather: UnmapGather | undefined): void {
+    const shape = this.shape;
+    const codec = this.codec;
+    if (depth < shape.depthCount - 1) {
+      const level = shape.levelOf[depth]!;
+      const entries = shape.mask[depth]! + 1;
+      for (let i = 0; i < entries; i++) {
+        const ea = table + i * 8;
+        const words = this.memory.frameWords(Math.floor(ea / FRAME));
+        const w = (ea & 4095) >> 2;
+        const lo = words[w]!;
+        const hi = words[w + 1]!;
+        if (codec.isPresent(lo, hi, level) && codec.isTable(lo, hi, level)) {
+          this.freeSubtree(
+            codec.tableAddress(lo, hi, level),
+            depth + 1,
+            iova + i * shape.entrySize[depth]!,
+            gather,
+          );
+        }
+      }
+    }
+    const covers = shape.entrySize[depth]! * (shape.mask[depth]! + 1);
+    if (gather) gather.addFreedTable(table, iova, covers, shape.levelOf[depth]!);
+    this.allocator.free(table, shape.tableBytes[depth]!);
+  }
+
+  // ---- unmap -----------------------------------------------------------------------------------
+
+  unmap(iova: AddressLike, pgsize: AddressLike, pgcount: number, gather?: UnmapGather): bigint {
+    return BigInt(this.unmapPages(toNumber(iova, "iova"), toNumber(pgsize, "pgsize"), pgcount, gather));
+  }
+
+  unmapPages(iova: number, pgsize: number, pgcount: number, gather?: UnmapGather): number {
+    if (this.freed) throw new HwError("EINVAL", `${this.format}: table was freed`);
+    const bit = sizeBit(pgsize);
+    const depth = bit < 0 ? -1 : this.shape.depthOfBit[bit]!;
+    if (depth < 0) throw this.badSize(pgsize, depth);
+    if (!(Number.isSafeInteger(pgcount) && pgcount > 0)) {
+      throw new HwError("EINVAL", `page count ${String(pgcount)} is not a positive safe integer`);
+    }
+    if (!(Number.isSafeInteger(iova) && iova >= 0))
+      throw new HwError("EINVAL", `iova ${String(iova)} is not a non-negative safe integer`);
+    if (lowBits(iova, pgsize) !== 0)
+      throw new HwError("EINVAL", `iova ${hex(iova)} is not aligned to the page size ${hex(pgsize)}`);
+    const size = pgsize * pgcount;
+    const limit = this.shape.inputLimit;
+    if (!(size <= limit && iova <= limit - size)) {
+      throw new HwError(
+        "ERANGE",
+        `iova range ${hex(iova)}+${pgcount}x${hex(pgsize)} is beyond the ${this.geometry.ias}-bit input size`,
+      );
+    }
+    const g = gather ?? this.scratchGather();
+    const span = this.shape.spanOfBit[bit]!;
+    const end = iova + size;
+    let cur = iova;
+    let done = 0;
+    while (cur < end) {
+      const left = Math.ceil((end - cur) / pgsize);
+      const n = this.unmapFrom(this.rootAddress, 0, cur, pgsize, depth, span, left, g);
+      if (n === 0) break;
+      done += n;
+      cur = this.stepNext;
+    }
+    return done;
+  }
+
+  private spareGather: UnmapGather | undefined;
+  /** A gather for callers that pass none: nobody reads it, so only its table list is bounded. */
+  private scratchGather(): UnmapGather {
+    let g = this.spareGather;
+    if (g === undefined) {
+      g = new UnmapGather();
+      this.spareGather = g;
+    } else if (g.freedTables.length !== 0) {
+      g.reset();
+    }
+    return g;
+  }
+
+  /**
+   * One `__arm_lpae_unmap`-style descent from `table` at depth `d`: returns bytes removed (0 at a hole
+   * or a refused partial unmap) and leaves the next iova in `stepNext`.
+   */
+  private unmapFrom(
+    table: number,
+    d: number,
+    cur: number,
+    pgsize: number,
+    depth: number,
+    span: number,
+    left: number,
+    gather: UnmapGather,
+  ): number {
+    const shape = this.shape;
+    const codec = this.codec;
+    const memory = this.memory;
+    for (;;) {
+      const level = shape.levelOf[d]!;
+      const es = shape.entrySize[d]!;
+      const idx = Math.floor(cur / es) & shape.mask[d]!;
+      const ea = table + idx * 8;
+      const words = memory.frameWords(Math.floor(ea / FRAME));
+      const w = (ea & 4095) >> 2;
+      const lo = words[w]!;
+      const hi = words[w + 1]!;
+      if (!codec.isPresent(lo, hi, level)) return 0;
+      if (d === depth) return this.unmapBatch(table, d, idx, cur, pgsize, span, left, gather);
+      if (codec.isTable(lo, hi, level)) {
+        table = codec.tableAddress(lo, hi, level);
+        d++;
+        continue;
+      }
+      return this.unmapPartial(table, d, idx, lo, hi, cur, pgsize, depth, span, left, gather);
+    }
+  }
+
+  /** Removes up to `left` pages at their placement depth, stopping at the first hole. */
+  private unmapBatch(
+    table: number,
+    d: number,
+    idx: number,
+    cur: number,
+    pgsize: number,
+    span: number,
+    left: number,
+    gather: UnmapGather,
+  ): number {
+    const shape = this.shape;
+    const codec = this.codec;
+    const memory = this.memory;
+    const level = shape.levelOf[d]!;
+    const es = shape.entrySize[d]!;
+    const n = Math.min(left, Math.floor((shape.mask[d]! + 1 - idx) / span));
+    let done = 0;
+    let ea = table + idx * 8;
+    for (let i = 0; i < n; i++, ea += 8 * span) {
+      const words = memory.frameWords(Math.floor(ea / FRAME));
+      const w = (ea & 4095) >> 2;
+      const lo = words[w]!;
+      const hi = words[w + 1]!;
+      const at = cur + i * pgsize;
+      if (!codec.isPresent(lo, hi, level)) break;
+      if (codec.isTable(lo, hi, level)) {
+        // Unmapping at a coarser size than what is mapped removes the whole subtree.
+        for (let s = 0; s < span; s++) this.clearEntryAndSubtree(ea + s * 8, d, at + s * es, gather);
+      } else {
+        const size = codec.leafSize(lo, hi, level);
+        if (size !== pgsize || lowBits(at, size) !== 0) {
+          if (i > 0) break;
+          return this.unmapPartial(table, d, idx, lo, hi, cur, pgsize, d, span, left, gather);
+        }
+        for (let s = 0; s < span; s++) this.writeEntry(ea + s * 8, 0, 0);
+        gather.addLeaf(at, pgsize, level);
+      }
+      done += pgsize;
+    }
+    this.stepNext = cur + done;
+    return done;
+  }
+
+  private clearEntryAndSubtree(ea: number, d: number, iova: number, gather: UnmapGather): void {
+    const level = this.shape.levelOf[d]!;
+    const words = this.memory.frameWords(Math.floor(ea / FRAME));
+    const w = (ea & 4095) >> 2;
+    const lo = words[w]!;
+    const hi = words[w + 1]!;
+    this.writeEntry(ea, 0, 0);
+    if (!this.codec.isPresent(lo, hi, level)) return;
+    if (this.codec.isTable(lo, hi, level)) {
+      const es = this.shape.entrySize[d]!;
+      this.tlbFlushWalk?.(iova, es, this.geometry.granule);
+      this.freeSubtree(this.codec.tableAddress(lo, hi, level), d + 1, iova, gather);
+    } else {
+      gather.addLeaf(iova, this.codec.leafSize(lo, hi, level), level);
+    }
+  }
+
+  /** An unmap that covers only part of the leaf at depth `d` (or is not aligned to it). */
+  private unmapPartial(
+    table: number,
+    d: number,
+    idx: number,
+    lo: number,
+    hi: number,
+    cur: number,
+    pgsize: number,
+    depth: number,
+    span: number,
+    left: number,
+    gather: UnmapGather,
+  ): number {
+    const shape = this.shape;
+    const codec = this.codec;
+    const level = shape.levelOf[d]!;
+    switch (this.policy) {
+      case "refuse":
+        return 0;
+      case "whole": {
+        const size = codec.leafSize(lo, hi, level);
+        // generic_pt `__unmap_range`: an unmap may end inside a large leaf (the whole leaf goes) but
+        // must not start inside one (-EINVAL, nothing unmapped).
+        if (lowBits(cur, size) !== 0) return 0;
+        const base = cur - lowBits(cur, size);
+        const es = shape.entrySize[d]!;
+        const first = table + (Math.floor(base / es) & shape.mask[d]!) * 8;
+        const count = Math.max(1, size / es);
+        for (let s = 0; s < count; s++) this.writeEntry(first + s * 8, 0, 0);
+        gather.addLeaf(base, size, level);
+        this.stepNext = base + size;
+        return size;
+      }
+      case "split":
+        return this.splitBlock(table + idx * 8, d, lo, hi, cur, pgsize, depth, span, left, gather);
+    }
+  }
+
+  /** `arm_lpae_split_blk_unmap`: replace a block by a table of smaller leaves, minus the unmapped part. */
+  private splitBlock(
+    ea: number,
+    d: number,
+    lo: number,
+    hi: number,
+    cur: number,
+    pgsize: number,
+    depth: number,
+    span: number,
+    left: number,
+    gather: UnmapGather,
+  ): number {
+    const shape = this.shape;
+    const codec = this.codec;
+    if (d >= shape.depthCount - 1) return 0;
+    const level = shape.levelOf[d]!;
+    const cd = d + 1;
+    const clevel = shape.levelOf[cd]!;
+    const ces = shape.entrySize[cd]!;
+    const entries = shape.mask[cd]! + 1;
+    let t: number;
+    try {
+      t = this.allocator.alloc(shape.tableBytes[cd]!);
+    } catch (error) {
+      // Linux returns 0 bytes unmapped when the split table cannot be allocated.
+      if ((error as { code?: unknown }).code === "ENOMEM") return 0;
+      throw error;
+    }
+    let start = -1;
+    let num = 0;
+    if (pgsize === ces) {
+      start = Math.floor(cur / ces) & shape.mask[cd]!;
+      num = Math.min(left, entries - start);
+    }
+    const tpl = this.tpl;
+    codec.splitTemplate(lo, hi, level, clevel, tpl);
+    const tlo = tpl.lo;
+    const thi = tpl.hi;
+    let pa = codec.leafAddress(lo, hi, level);
+    for (let i = 0; i < entries; i++, pa += ces) {
+      if (i >= start && i < start + num) continue;
+      this.writeEntry(t + i * 8, tlo | codec.leafAddressLo(pa, ces), thi | codec.leafAddressHi(pa, ces));
+    }
+    const s = this.scratch;
+    codec.encodeTable(t, level, s);
+    this.writeEntry(ea, s.lo, s.hi);
+    if (num > 0) {
+      for (let i = 0; i < num; i++) gather.addLeaf(cur + i * pgsize, pgsize, clevel);
+      this.stepNext = cur + num * pgsize;
+      return num * pgsize;
+    }
+    return this.unmapFrom(t, cd, cur, pgsize, depth, span, left, gather);
+  }
+
+  // ---- lookups ---------------------------------------------------------------------------------
+
+  iovaToPhys(iova: AddressLike): bigint {
+    const a = toNumber(iova, "iova");
+    if (this.freed || a >= this.shape.inputLimit) return 0n;
+    const shape = this.shape;
+    const codec = this.codec;
+    let table = this.rootAddress;
+    for (let d = 0; d < shape.depthCount; d++) {
+      const level = shape.levelOf[d]!;
+      const ea = table + (Math.floor(a / shape.entrySize[d]!) & shape.mask[d]!) * 8;
+      const words = this.memory.frameWords(Math.floor(ea / FRAME));
+      const w = (ea & 4095) >> 2;
+      const lo = words[w]!;
+      const hi = words[w + 1]!;
+      if (!codec.isPresent(lo, hi, level)) return 0n;
+      if (d < shape.depthCount - 1 && codec.isTable(lo, hi, level)) {
+        table = codec.tableAddress(lo, hi, level);
+        continue;
+      }
+      return BigInt(codec.leafAddress(lo, hi, level) + lowBits(a, codec.leafSize(lo, hi, level)));
+    }
+    return 0n;
+  }
+
+  walk(iova: AddressLike): WalkTrace {
+    return this.walker.trace(this.rootAddress, toNumber(iova, "iova"));
+  }
+
+  free(): void {
+    if (this.freed) return;
+    this.freeSubtree(this.rootAddress, 0, 0, undefined);
+    this.freed = true;
+  }
+
+  /** Low 32 bits of the page-size bitmap (for callers that pick sizes without bigint). */
+  get pgsizeBitmapLow(): number {
+    return this.bitmapLow;
+  }
+
+  /** The spec this table was built from (format-internal use: tests, dumps). */
+  get radixSpec(): RadixTableSpec {
+    return this.spec;
+  }
+}
+
+/** Creates an empty radix page table: allocates its top table from the allocator. */
+export function createRadixPageTable(spec: RadixTableSpec, options: RadixTableOptions): RadixPageTable {
+  return new RadixPageTable(spec, options);
+}
+
+/** Creates the hardware walker for tables of `spec`'s shape in `memory`. */
+export function createRadixWalker(spec: RadixTableSpec, memory: PhysMemory): RadixWalker {
+  return new RadixWalker(spec, memory);
+}
