@@ -1,4 +1,4 @@
-import { runVfioIoctlScenario, runVfioMapScenario } from "@iommu-sim/vfio";
+import { runIommufdScenario, runVfioIoctlScenario, runVfioMapScenario } from "@iommu-sim/vfio";
 import { describe, expect, it } from "vitest";
 import { E2E_BACKENDS } from "./backends.js";
 
@@ -12,5 +12,9 @@ describe.each(E2E_BACKENDS)("VFIO type1 on %s", (_name, make) => {
 
   it("the same flow through the binary UAPI alone", () => {
     expect(runVfioIoctlScenario(make).unmappedSize).toBe(1n << 20n);
+  });
+
+  it("iommufd: an IOAS with an automatic domain, kernel-chosen IOVA, device DMA, unmap faults", () => {
+    expect(runIommufdScenario(make).faultReason).toBe("unmapped");
   });
 });
