@@ -6,6 +6,7 @@
  * module imports nothing but `@iommu-sim/iommu` and this package, so the cross-backend test package
  * runs it on every backend; this package's own tests run it on the reference backend.
  */
+
 import {
   createIommuCore,
   type IommuBackend,
@@ -17,6 +18,7 @@ import {
 import { createVfio, type Vfio, type VfioOptions } from "./container/vfio.js";
 import { createIommufd } from "./iommufd/iommufd.js";
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "./process/mman.js";
+import { toCString } from "./uapi/bytes.js";
 import {
   VFIO_DMA_MAP_FLAG_READ,
   VFIO_DMA_MAP_FLAG_WRITE,
@@ -291,7 +293,7 @@ export function runVfioIoctlScenario(factory: VfioScenarioBackendFactory): VfioI
   const flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
   const mapArg = encodeVfioDmaMap({ argsz: VFIO_DMA_MAP_SIZE, flags, vaddr: va, iova: iova!, size });
   check(io(container, VfioIoctl.IOMMU_MAP_DMA, mapArg).ret === 0, "MAP_DMA");
-  const devFd = io(groupFd, VfioIoctl.GROUP_GET_DEVICE_FD, new TextEncoder().encode(`${dev.name}\0`)).ret;
+  const devFd = io(groupFd, VfioIoctl.GROUP_GET_DEVICE_FD, toCString(dev.name)).ret;
   check(devFd > 0, `GET_DEVICE_FD returned ${devFd}`);
   const start = encodeVfioDirtyBitmap({
     argsz: VFIO_DIRTY_BITMAP_SIZE,

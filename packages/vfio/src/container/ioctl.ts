@@ -8,7 +8,7 @@
  */
 import { IommuError } from "@iommu-sim/iommu";
 import type { SimProcess } from "../process/process.js";
-import { view } from "../uapi/bytes.js";
+import { cString, view } from "../uapi/bytes.js";
 import {
   VFIO_API_VERSION,
   VFIO_IOMMU_DIRTY_PAGES_FLAG_GET_BITMAP,
@@ -162,8 +162,7 @@ function groupIoctl(
     case VfioIoctl.GROUP_GET_DEVICE_FD: {
       // The argument is a NUL-terminated device name.
       const bytes = structArg(arg, "device name");
-      const end = bytes.indexOf(0);
-      const name = new TextDecoder().decode(bytes.subarray(0, end < 0 ? bytes.length : end));
+      const name = cString(bytes);
       const file = g.getDeviceFd(name);
       return { ret: file.fd ?? -1, out: EMPTY };
     }

@@ -35,3 +35,19 @@ export function setU32(dv: DataView, offset: number, value: number): void {
 export function setU64(dv: DataView, offset: number, value: bigint | number): void {
   dv.setBigUint64(offset, BigInt(value), true);
 }
+
+/**
+ * A NUL-terminated C string (device names are ASCII) from `bytes`, up to the first NUL. Kept free
+ * of TextDecoder, which is not part of the ECMAScript library this package targets.
+ */
+export function cString(bytes: Uint8Array): string {
+  const end = bytes.indexOf(0);
+  return String.fromCharCode(...bytes.subarray(0, end < 0 ? bytes.length : end));
+}
+
+/** `text` as a NUL-terminated C string (ASCII; other characters are refused by the kernel's users). */
+export function toCString(text: string): Uint8Array {
+  const out = new Uint8Array(text.length + 1);
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i) & 0xff;
+  return out;
+}
