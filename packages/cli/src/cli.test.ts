@@ -11,7 +11,7 @@ describe("iommu-sim command line", () => {
   it("runs the demo and exits 0", async () => {
     const out = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
     expect(await runCli(["demo", "--json"])).toBe(0);
-    expect(JSON.parse(String(out.mock.calls[0]?.[0]))).toHaveProperty("status");
+    expect(JSON.parse(String(out.mock.calls[0]?.[0]))).toHaveProperty("acts");
     out.mockRestore();
   });
 });

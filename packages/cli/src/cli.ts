@@ -3,6 +3,7 @@ import { registerBench } from "./commands/bench.js";
 import { registerDecode } from "./commands/decode.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerDump } from "./commands/dump.js";
+import { registerPlayground } from "./commands/playground.js";
 import { registerReplay } from "./commands/replay.js";
 import { registerRun } from "./commands/run.js";
 import { isCliExit } from "./exit.js";
@@ -22,6 +23,7 @@ export function createProgram(): Command {
   registerRun(program);
   registerReplay(program);
   registerDump(program);
+  registerPlayground(program);
   return program;
 }
 

@@ -3,9 +3,11 @@
  * instance. Besides the driver it offers the hardware datapath, a device's DMA going through the
  * translation unit, which tests drive to prove isolation.
  */
+
 import type { IommuDevice } from "./device.js";
 import type { DriverDomain, IommuDriver } from "./driver.js";
 import type { FaultResult } from "./fault.js";
+import type { IotlbInspection } from "./inspection.js";
 import type { PageProvider, PhysBus } from "./memory.js";
 
 /** A device's DMA transaction as the datapath sees it (numbers: the core converted them). */
@@ -79,6 +81,8 @@ export interface IommuBackend {
    * tables no longer do: the stale window of lazy invalidation. Only backends with an IOTLB model.
    */
   staleTranslation?(device: IommuDevice, iova: number): boolean;
+  /** The IOTLB of the translation unit, for dumps and visualisers (optional capability). */
+  readonly iotlb?: IotlbInspection | null;
 }
 
 /** The type every backend factory conforms to: options in, backend out. */

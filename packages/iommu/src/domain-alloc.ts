@@ -59,6 +59,7 @@ export function allocDomain(
     geometry,
     iommu: backend.name,
     freed: false,
+    pageTable: driverDomain.pageTable,
     driver: driverDomain,
     sizes,
     minPgsize: sizes[0] ?? 0,

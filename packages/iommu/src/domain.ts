@@ -6,6 +6,7 @@ import type { DomainType } from "./domain-type.js";
 import type { DriverDomain } from "./driver.js";
 import type { FaultHandler } from "./fault.js";
 import type { IotlbGather } from "./gather.js";
+import type { PageTableInspection } from "./inspection.js";
 import type { PgsizeChoice } from "./pgsize.js";
 
 /** The public geometry of a domain (`struct iommu_domain_geometry`). */
@@ -32,6 +33,8 @@ export interface IommuDomain {
   readonly iommu: string;
   /** True once freed; every operation on it then fails with `EINVAL`. */
   readonly freed: boolean;
+  /** The page table the hardware walks, when the driver offers it (`DriverDomain.pageTable`). */
+  readonly pageTable?: PageTableInspection | undefined;
 }
 
 /** The core's record behind a domain handle. */

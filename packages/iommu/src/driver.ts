@@ -8,6 +8,7 @@ import type { IommuDevice } from "./device.js";
 import type { DomainType } from "./domain-type.js";
 import type { IotlbGather } from "./gather.js";
 import type { IommuGroup } from "./group.js";
+import type { PageTableInspection } from "./inspection.js";
 import type { ResvRegionSpec } from "./resv.js";
 
 /**
@@ -40,6 +41,8 @@ export interface DomainGeometry {
  * `iommu_domain_ops`). Identity and blocking domains implement only `attachDevice` and `free`.
  */
 export interface DriverDomain {
+  /** The page table the hardware walks, for dumps and visualisers (optional capability). */
+  readonly pageTable?: PageTableInspection;
   /** Page sizes this domain maps (bit n = 2^n bytes); 0 for non-paging domains. Overrides the driver's. */
   readonly pgsizeBitmap?: number;
   /** Translatable IO range; required for paging domains. */

@@ -15,6 +15,7 @@ export * from "./events.js";
 export * from "./fault.js";
 export * from "./gather.js";
 export type { IommuGroup } from "./group.js";
+export * from "./inspection.js";
 export * from "./memory.js";
 export {
   type PciDmaAlias,

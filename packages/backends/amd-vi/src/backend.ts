@@ -135,6 +135,7 @@ export function createAmdVi(options: AmdViOptions = {}): AmdViBackend {
     memory,
     tableAllocator,
     hardware,
+    iotlb: hardware.translationUnit.iotlb,
     connect(host) {
       driver.connect(host);
     },

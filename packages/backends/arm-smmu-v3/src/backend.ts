@@ -149,6 +149,7 @@ export function createArmSmmuV3(options: ArmSmmuV3Options = {}): ArmSmmuV3Backen
     memory,
     tableAllocator: tables,
     hardware,
+    iotlb: hardware.translation.iotlb,
     smmu,
     connect(h) {
       host = h;

@@ -164,6 +164,7 @@ export function createArmSmmu(options: ArmSmmuOptions = {}): ArmSmmuBackend {
     name,
     driver,
     hardware,
+    iotlb: hardware.unit.iotlb,
     memory,
     tableAllocator: allocator,
     connect(host) {

@@ -130,6 +130,7 @@ export function createIntelVtd(options: IntelVtdOptions = {}): IntelVtdBackend {
     memory,
     tableAllocator: allocator,
     hardware,
+    iotlb: hardware.translation.iotlb,
     widths: iommu.widths,
     rootTable: iommu.rootTable,
     faultHandler,

@@ -1,16 +1,13 @@
-import { createAmdVi } from "@iommu-sim/amd-vi";
-import { createArmSmmu } from "@iommu-sim/arm-smmu";
-import { createArmSmmuV3 } from "@iommu-sim/arm-smmu-v3";
-import { benchIovaAllocFree } from "@iommu-sim/dma";
+import { benchIovaAllocFree, DMA_BENCH_WORKLOADS } from "@iommu-sim/dma";
 import {
   type BenchResult,
   benchTranslateMiss,
   runIotlbWorkloads,
   runPageTableWorkloads,
 } from "@iommu-sim/hw";
-import { createIntelVtd } from "@iommu-sim/intel-vtd";
-import type { IommuBackend } from "@iommu-sim/iommu";
-import { createReferenceBackend, runIommuWorkloads } from "@iommu-sim/testkit/workloads";
+import { runIommuWorkloads } from "@iommu-sim/testkit/workloads";
+import { VFIO_BENCH_WORKLOADS } from "@iommu-sim/vfio";
+import { MACHINE_FACTORIES, type SimMachine } from "./machines.js";
 
 export type { BenchResult };
 
@@ -21,21 +18,16 @@ export interface BenchSuite {
   run(): BenchResult[];
 }
 
-/** Backends the IOMMU-API workloads run on, by the name their workloads carry. */
-export const BENCH_BACKENDS: Array<[string, () => IommuBackend]> = [
-  ["reference", () => createReferenceBackend()],
-  ["arm-smmu-v3", () => createArmSmmuV3()],
-  ["arm-smmu", () => createArmSmmu()],
-  ["intel-vtd", () => createIntelVtd()],
-  ["amd-vi", () => createAmdVi()],
-];
+/** `name` on the reference backend, `name-backend` on the others. */
+function named(workload: string, backend: string): string {
+  return backend === "reference" ? workload : `${workload}-${backend}`;
+}
 
-/** Runs `iommu-map4k` / `iommu-unmap4k` on one backend, suffixing the names with the backend's. */
-function iommuWorkloads(name: string, make: () => IommuBackend): BenchResult[] {
-  return runIommuWorkloads(make).map((r) => ({
-    ...r,
-    workload: name === "reference" ? r.workload : `${r.workload}-${name}`,
-  }));
+/** Runs `run` on every machine, renaming its results per backend. */
+function perBackend(run: (make: () => SimMachine) => BenchResult[]): BenchResult[] {
+  return MACHINE_FACTORIES.flatMap(([backend, make]) =>
+    run(make).map((r) => ({ workload: named(r.workload, backend), ops: r.ops, ns_per_op: r.ns_per_op })),
+  );
 }
 
 /** Every suite `iommu-sim bench` runs, in order. */
@@ -59,11 +51,31 @@ export const BENCH_SUITES: readonly BenchSuite[] = [
     name: "iommu",
     description:
       "262144 single-page maps then unmaps through the IOMMU API, per backend (iommu-map4k, iommu-unmap4k)",
-    run: () => BENCH_BACKENDS.flatMap(([name, make]) => iommuWorkloads(name, make)),
+    run: () => perBackend((make) => runIommuWorkloads(() => make().backend)),
   },
   {
     name: "dma",
-    description: "IOVA allocator pairs of alloc/free, cache warm (iova-alloc-free)",
-    run: () => [benchIovaAllocFree()],
+    description:
+      "IOVA alloc/free pairs (iova-alloc-free); DMA-API map+unmap of 4 KiB strict and lazy, 64-segment sg, per backend",
+    run: () => [
+      benchIovaAllocFree(),
+      ...perBackend((make) => Object.values(DMA_BENCH_WORKLOADS).map((bench) => bench(make))),
+    ],
+  },
+  {
+    name: "vfio",
+    description: "VFIO map+unmap of 1 GiB of process memory in one call, 4 KiB and 2 MiB pages, per backend",
+    run: () =>
+      perBackend((make) =>
+        Object.entries(VFIO_BENCH_WORKLOADS).flatMap(([name, bench]) => {
+          try {
+            return [bench(make)];
+          } catch (error) {
+            // A backend without 2 MiB pages refuses the 2 MiB workload (EOPNOTSUPP): no figure.
+            if ((error as { code?: string }).code === "EOPNOTSUPP") return [];
+            throw new Error(`${name}: ${(error as Error).message}`, { cause: error });
+          }
+        }),
+      ),
   },
 ];

@@ -4,6 +4,7 @@
  * body into a closure that returns the failures it finds.
  */
 import { domainTypeName, type IommuDomain } from "@iommu-sim/iommu";
+import { ADDRESS_REF, addressRef } from "./address-ref.js";
 import type { RunContext } from "./context.js";
 import {
   type At,
@@ -21,6 +22,7 @@ import {
 } from "./decoders.js";
 import { bytesText, hex } from "./format.js";
 import { iotlbOf } from "./hardware-view.js";
+import { resolve } from "./run-names.js";
 import { ADDRESS, BYTES, COMPARISON, DEVICE, DOMAIN, object } from "./schema-parts.js";
 import type { JsonSchema } from "./steps/step.js";
 
@@ -249,16 +251,19 @@ const stale: Expectation = {
 const memory: Expectation = {
   key: "memory",
   summary: "bytes in physical memory",
-  schema: oneOrMany(object({ paddr: ADDRESS, bytes: BYTES, iommu: { type: "string" } }, ["paddr", "bytes"])),
+  schema: oneOrMany(
+    object({ paddr: ADDRESS_REF, bytes: BYTES, iommu: { type: "string" } }, ["paddr", "bytes"]),
+  ),
   decode: (at) =>
     each(at, (one) => {
       const m = map(one);
-      const paddr = addr(m.req("paddr"));
+      const ref = addressRef(m.req("paddr"));
       const want = bytes(m.req("bytes"));
       const i = m.opt("iommu");
       const iommu = i ? str(i) : undefined;
       m.done();
       return (ctx) => {
+        const paddr = resolve(ctx, ref);
         const have = ctx.memory(iommu).read(paddr, want.length);
         return bytesText(have, 1 << 20) === bytesText(want, 1 << 20)
           ? []

@@ -6,6 +6,13 @@
 
 export { BACKEND_KINDS, type BackendKind } from "./backends.js";
 export type { RunContext } from "./context.js";
+export {
+  DEMO_BACKENDS,
+  type DemoBackend,
+  demoScenario,
+  demoScenarioDocument,
+  isDemoBackend,
+} from "./demo-story.js";
 export { type DomainDump, dumpDomains } from "./dump-domains.js";
 export { isScenarioError, ScenarioError } from "./errors.js";
 export { type IotlbDump, renderIotlbDump } from "./iotlb-dump.js";

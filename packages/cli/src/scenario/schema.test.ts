@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { DEMO_BACKENDS, demoScenarioDocument } from "./demo-story.js";
 import { loadScenario } from "./load.js";
 import { scenarioJsonSchema } from "./schema.js";
 import { exampleFiles, PACKAGE_DIR } from "./test-helpers.js";
@@ -36,6 +37,11 @@ const REFUSED: Record<string, string> = {
   "bad fault reason": "  - dma.read: { device: gpu, iova: 0, fault: maybe }\n",
   "missing map field": "  - map: { domain: d, iova: 0, paddr: 0, prot: rw }\n",
   "bad domain type": "  - domain.alloc: { name: d, device: gpu, type: paging }\n",
+  "bad DMA direction": "  - dmaapi.map: { device: gpu, name: rx, size: 4K, dir: sideways }\n",
+  "bad buffer name": "  - dmaapi.map: { device: gpu, name: 'r x', size: 4K, dir: to-device }\n",
+  "walk with domain and device": "  - walk: { domain: d, device: gpu, iova: 0 }\n",
+  "bad address reference": "  - dma.read: { device: gpu, iova: rx.phys }\n",
+  "act without a title": "  - act: {}\n",
 };
 
 /** Fixtures both must accept. */
@@ -47,6 +53,10 @@ const ACCEPTED: Record<string, string> = {
   "comparisons and lists":
     "  - expect:\n      iotlb: { hits: '>= 1', misses: 0 }\n      stale: [{ device: gpu, iova: 0, is: false }]\n",
   "errors and notes": "  - attach: { domain: d, device: gpu }\n    error: EINVAL\n    note: why\n",
+  "DMA-API and ARM steps":
+    "  - dmaapi.map: { device: gpu, name: rx, size: 4K, dir: from-device }\n  - dma.write: { device: gpu, iova: 'rx.dma + 0x10', data: '01' }\n  - arm.create-mapping: { name: m, device: gpu, base: 0x10000000, size: 1M }\n  - arm.attach: { mapping: m, device: gpu }\n",
+  "named addresses":
+    "  - walk: { device: gpu, iova: rx.dma, expect: unmapped }\n  - expect:\n      memory: { paddr: rx.cpu, bytes: '00' }\n",
 };
 
 describe("scenario.schema.json", () => {
@@ -57,6 +67,13 @@ describe("scenario.schema.json", () => {
     for (const file of exampleFiles()) {
       const ok = validate(parse(readFileSync(file, "utf8")));
       expect(validate.errors ?? [], file).toEqual([]);
+      expect(ok).toBe(true);
+    }
+  });
+  it("accepts the demo story on every backend", () => {
+    for (const backend of DEMO_BACKENDS) {
+      const ok = validate(demoScenarioDocument(backend));
+      expect(validate.errors ?? [], backend).toEqual([]);
       expect(ok).toBe(true);
     }
   });

@@ -60,6 +60,7 @@ export function createProtectionDomain(ctx: AmdViContext, kind: AmdDomainKind): 
 function withPaging(ctx: AmdViContext, base: AmdDomain, table: PageTable): AmdDomain {
   const domain: AmdDomain = {
     ...base,
+    pageTable: table,
     pgsizeBitmap: ctx.pgsizeBitmap,
     geometry: { apertureStart: 0, apertureEnd: 2 ** ctx.ias - 1, forceAperture: true },
     attachDevice: (device) => attachDevice(ctx, domain, device),

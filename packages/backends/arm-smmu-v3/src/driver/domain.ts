@@ -175,6 +175,7 @@ export function createPagingDomain(
     asid: stage === 1 ? id : 0,
     vmid: stage === 1 ? 0 : id,
     table,
+    pageTable: table,
     pgsizeBitmap,
     geometry,
     attachDevice(device) {

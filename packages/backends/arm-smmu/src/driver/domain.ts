@@ -201,6 +201,7 @@ export function createPagingDomain(s: PagingDomainSettings): ArmSmmuDomain {
     stage,
     fmt,
     table,
+    pageTable: table,
     get cbndx() {
       return ctx?.cbndx ?? -1;
     },

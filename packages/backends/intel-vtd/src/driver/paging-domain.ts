@@ -79,6 +79,7 @@ export function createPagingDomain(ctx: PagingDomainContext): VtdPagingDomain {
   const domain: VtdPagingDomain = {
     kind: "paging",
     table,
+    pageTable: table,
     pgsizeBitmap: table.geometry.pgsizeBitmapNumber,
     geometry: { apertureStart: 0, apertureEnd, forceAperture: true },
     get did() {

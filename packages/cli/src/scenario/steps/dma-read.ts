@@ -1,12 +1,15 @@
-import { addr, bytes, int, map, str } from "../decoders.js";
+import { ADDRESS_REF, type AddressRef, addressRef } from "../address-ref.js";
+import { bytes, int, map, str } from "../decoders.js";
 import { bytesText, hex } from "../format.js";
-import { ADDRESS, BYTES, DEVICE, object } from "../schema-parts.js";
+import { resolve } from "../run-names.js";
+import { BYTES, DEVICE, object } from "../schema-parts.js";
 import { checkFault, EXPECTED_FAULT, type ExpectedFault, expectedFault } from "./dma-fault.js";
+import { dmaThroughHardware, faultDetail } from "./dma-transaction.js";
 import type { StepDefinition } from "./step.js";
 
 interface Params {
   readonly device: string;
-  readonly iova: bigint;
+  readonly iova: AddressRef;
   readonly length: number;
   readonly expect: Uint8Array | undefined;
   readonly fault: ExpectedFault;
@@ -22,7 +25,7 @@ export const dmaReadStep: StepDefinition<Params> = {
   schema: object(
     {
       device: DEVICE,
-      iova: ADDRESS,
+      iova: ADDRESS_REF,
       length: { type: "integer", minimum: 1, maximum: 1048576 },
       expect: BYTES,
       fault: EXPECTED_FAULT,
@@ -38,7 +41,7 @@ export const dmaReadStep: StepDefinition<Params> = {
     const expect = e ? bytes(e) : undefined;
     const p = {
       device: str(m.req("device")),
-      iova: addr(m.req("iova")),
+      iova: addressRef(m.req("iova")),
       length: l ? int(l, 1, 1 << 20) : (expect?.length ?? 4),
       expect,
       fault: f ? expectedFault(f) : false,
@@ -47,12 +50,14 @@ export const dmaReadStep: StepDefinition<Params> = {
     return p;
   },
   run(p, ctx) {
-    const r = ctx.core.deviceDma(ctx.device(p.device), { iova: p.iova, length: p.length, write: false });
+    const iova = resolve(ctx, p.iova);
+    const t = dmaThroughHardware(ctx, p.device, iova, { length: p.length, write: false });
+    const r = t.result;
     if (!r.ok) {
       return {
-        summary: `${p.device} read ${hex(p.iova)}: fault (${r.reason}) at ${hex(r.iova)}`,
+        summary: `${p.device} read ${hex(iova)}: fault (${r.reason}) at ${hex(r.iova)}${t.record ? `, ${t.record.event}` : ""}`,
         failures: checkFault(p.fault, r.reason),
-        detail: { fault: { iova: hex(r.iova), reason: r.reason, flags: r.flags } },
+        detail: faultDetail(t),
       };
     }
     const data = r.data ?? new Uint8Array(0);
@@ -60,9 +65,9 @@ export const dmaReadStep: StepDefinition<Params> = {
     if (p.expect && bytesText(p.expect, 1 << 20) !== bytesText(data, 1 << 20))
       failures.push(`read ${bytesText(data)}, expected ${bytesText(p.expect)}`);
     return {
-      summary: `${p.device} read ${hex(p.iova)}: ${bytesText(data, 16)}`,
+      summary: `${p.device} read ${hex(iova)}: ${bytesText(data, 16)}`,
       failures,
-      detail: { data: bytesText(data, 1 << 20) },
+      detail: { data: bytesText(data, 1 << 20), ...(t.iotlb && { iotlb: t.iotlb }) },
     };
   },
 };
