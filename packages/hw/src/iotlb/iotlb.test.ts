@@ -385,3 +385,44 @@ describe("peek", () => {
     expect(tlb.peek(K4, tags, hit)).toBe(1);
   });
 });
+
+describe("lookup fast path", () => {
+  it("finds the entry whose tags match when several ways of the set hold the same page", () => {
+    const tlb = createIotlb({ entries: 16, ways: 4 });
+    const a = createIotlbTags({ asid: 1 });
+    const b = createIotlbTags({ asid: 2 });
+    const c = createIotlbTags({ asid: 3 });
+    tlb.insert(0x5000, K4, OUT, RW, 3, a);
+    tlb.insert(0x5000, K4, OUT + K4, IOMMU_READ, 3, b);
+    const hit = createIotlbHit();
+    expect(tlb.lookup(0x5008, b, hit)).toBeGreaterThanOrEqual(0);
+    expect([hit.outputAddress, hit.perm]).toEqual([OUT + K4 + 8, IOMMU_READ]);
+    expect(tlb.lookup(0x5008, a, hit)).toBeGreaterThanOrEqual(0);
+    expect(hit.outputAddress).toBe(OUT + 8);
+    // Same page, no entry with these tags; and a page no way of the set holds: both misses.
+    expect(tlb.lookup(0x5008, c, hit)).toBe(-1);
+    expect(hit.index).toBe(-1);
+    expect(tlb.lookup(0x6000, a, hit)).toBe(-1);
+    expect(tlb.stats()).toMatchObject({ lookups: 4, hits: 2, misses: 2, insertions: 2 });
+  });
+
+  it("a global entry still answers other ASIDs with one page size present", () => {
+    const tlb = createIotlb({ entries: 16, ways: 4 });
+    tlb.insert(0x7000, K4, OUT, RW, 3, createIotlbTags({ asid: 1 }), true);
+    const hit = createIotlbHit();
+    expect(tlb.lookup(0x7000, createIotlbTags({ asid: 9 }), hit)).toBeGreaterThanOrEqual(0);
+    expect(tlb.stats()).toMatchObject({ lookups: 1, hits: 1, misses: 0 });
+  });
+
+  it("a range invalidation that drops the last entry of a size keeps probing the others", () => {
+    const tlb = createIotlb({ entries: 64, ways: 4 });
+    const tags = createIotlbTags({ asid: 1 });
+    tlb.insert(0, M2, OUT, RW, 2, tags);
+    tlb.insert(K4, K4, OUT + M2 + K4, RW, 3, tags);
+    tlb.insert(2 * K4, K4, OUT + M2 + 2 * K4, RW, 3, tags);
+    expect(tlb.pageSizesPresent()).toEqual([K4, M2]);
+    expect(tlb.invalidateRange({ start: 0, size: 3 * K4 })).toBe(3);
+    expect(tlb.validEntries).toBe(0);
+    expect(tlb.pageSizesPresent()).toEqual([]);
+  });
+});

@@ -77,9 +77,10 @@ export const IOTLB_PRESETS = {
 } as const satisfies Record<string, IotlbOptions>;
 
 const KEY_INVALID = -1;
-// Record layouts of the two entry arrays (strides F and I).
+/** The filter of a range invalidation that names none (shared: never written). */
+const NO_FILTER: IotlbTagFilter = Object.freeze({});
+// Record layouts of the two entry arrays (strides F and I); keys live in an array of their own.
 const F = 4;
-const F_KEY = 0;
 const F_BASE = 1;
 const F_OUT = 2;
 const F_STAMP = 3;
@@ -140,6 +141,14 @@ function clampAddress(value: bigint | number, what: string): number {
   return Math.min(value, MAX_NUMBER_ADDRESS);
 }
 
+/**
+ * `value mod size` for a non-negative integer `value` below 2^53 and a power-of-two `size`: an
+ * integer `&` up to 2^31 (a float `%` of a value above 2^31 is a runtime call, paid per insert).
+ */
+function lowBits(value: number, size: number): number {
+  return size <= 0x8000_0000 ? value & (size - 1) : value - Math.floor(value / size) * size;
+}
+
 function nextPow2(n: number): number {
   let p = 1;
   while (p < n) p *= 2;
@@ -186,10 +195,11 @@ export class Iotlb {
   /** `sets - 1` when sets is a power of two, else -1 (then `%` is used). */
   readonly #setMask: number;
 
-  // Entry fields, in two typed arrays of fixed-stride records (V8 pays a chain of dependent loads
-  // per distinct typed array, so one array per field made a hit cost ~4 ns more; see the brief's
-  // benchmark). #f64: [key, base, outBase, stamp] per slot; key = vpn * 256 + shift * 4 + stage
-  // (< 2^49), -1 when invalid. #i32: [asid, vmid, pasid, stream, perm, level, shift, global].
+  // Entry fields. #keys: one per slot, so the ways of a set are adjacent (one cache line for four
+  // ways) and a probe compares keys before touching anything else; key = vpn * 256 + shift * 4 +
+  // stage (< 2^49), -1 when invalid. Then two typed arrays of fixed-stride records: #f64: [unused,
+  // base, outBase, stamp] per slot; #i32: [asid, vmid, pasid, stream, perm, level, shift, global].
+  readonly #keys: Float64Array;
   readonly #f64: Float64Array;
   readonly #i32: Int32Array;
   readonly #rrNext: Int32Array;
@@ -200,6 +210,7 @@ export class Iotlb {
   // Page sizes present: count per shift, and the shifts with a non-zero count in ascending order.
   readonly #shiftCount = new Int32Array(64);
   readonly #present = new Int32Array(64);
+  readonly #shiftScratch = new Int32Array(64);
   #nPresent = 0;
   /** The only page shift present when the fast lookup path applies, else -1. */
   #singleShift = -1;
@@ -252,9 +263,9 @@ export class Iotlb {
     this.#honourHints = options.honourHints ?? false;
     this.#checkAlign = options.checkOutputAlignment ?? true;
     this.#setMask = (this.sets & (this.sets - 1)) === 0 ? this.sets - 1 : -1;
+    this.#keys = new Float64Array(entries).fill(KEY_INVALID);
     this.#f64 = new Float64Array(entries * F);
     this.#i32 = new Int32Array(entries * I);
-    for (let j = 0; j < entries; j++) this.#f64[j * F + F_KEY] = KEY_INVALID;
     this.#rrNext = new Int32Array(this.sets);
     this.#rng = new Xorshift32(options.seed ?? 1);
     const hashSize = policy === POLICY_QEMU ? nextPow2(entries * 2) : 1;
@@ -296,38 +307,55 @@ export class Iotlb {
     // (lookups = ticks - insertions): the hit path updates one counter, not three.
     const clock = ++this.#clock;
     // Fast path, kept small enough for V8 to inline into the caller (a call would box `iova`, a
-    // double above 2^31, on every lookup): power-of-two sets, one page size present, an exact tag
-    // match. Global entries, several page sizes, "qemu" mode and misses take the general path.
+    // double above 2^31, on every lookup; V8 inlines at most 460 bytes of bytecode, so mind what is
+    // added here): power-of-two sets, one page size present, an exact tag match, or a set without
+    // the key (a miss). Global entries, several page sizes and "qemu" mode take the general path.
     const shift = this.#singleShift;
     if (shift >= 0) {
       const vpn = Math.floor(iova * INV_POW2[shift]!);
       const key = vpn * 256 + shift * 4 + tags.stage;
-      const f64 = this.#f64;
-      const i32 = this.#i32;
+      const keys = this.#keys;
       const ways = this.ways;
-      for (let j = (vpn & this.#setMask) * ways, end = j + ways; j < end; j++) {
-        const t = j * I;
-        if (
-          f64[j * F] === key &&
-          i32[t] === (tags.asid | 0) &&
-          i32[t + I_VMID] === (tags.vmid | 0) &&
-          i32[t + I_PASID] === (tags.pasid | 0) &&
-          i32[t + I_STREAM] === (tags.stream | 0)
-        ) {
-          if (this.#policy === POLICY_LRU) f64[j * F + F_STAMP] = clock;
-          const outBase = f64[j * F + F_OUT]!;
-          const size = POW2[shift]!;
-          out.index = j;
-          out.outputBase = outBase;
-          out.outputAddress = outBase + (iova - vpn * size);
-          out.pageSize = size;
-          out.perm = i32[t + I_PERM]!;
-          out.level = i32[t + I_LEVEL]!;
-          return j;
-        }
+      // The set's keys are adjacent: find the first way with the key, then compare its tags once.
+      // Several ways may share a key (other tags); the general path scans them all.
+      let j = (vpn & this.#setMask) * ways;
+      const end = j + ways;
+      while (j < end && keys[j] !== key) j++;
+      // No way holds the key: with one page size present that is a miss, global entries included.
+      if (j === end) return this.#miss(out);
+      const i32 = this.#i32;
+      const t = j * I;
+      if (
+        i32[t] === (tags.asid | 0) &&
+        i32[t + I_VMID] === (tags.vmid | 0) &&
+        i32[t + I_PASID] === (tags.pasid | 0) &&
+        i32[t + I_STREAM] === (tags.stream | 0)
+      ) {
+        if (this.#policy === POLICY_LRU) this.#touch(j, clock);
+        const outBase = this.#f64[j * F + F_OUT]!;
+        const size = POW2[shift]!;
+        out.index = j;
+        out.outputBase = outBase;
+        out.outputAddress = outBase + (iova - vpn * size);
+        out.pageSize = size;
+        out.perm = i32[t + I_PERM]!;
+        out.level = i32[t + I_LEVEL]!;
+        return j;
       }
     }
     return this.#lookupGeneral(iova, tags, out, clock);
+  }
+
+  /** LRU: slot `j` was used at `clock`. */
+  #touch(j: number, clock: number): void {
+    this.#f64[j * F + F_STAMP] = clock;
+  }
+
+  /** Counts a lookup miss and reports it in `out`. */
+  #miss(out: IotlbHit): number {
+    this.#misses++;
+    out.index = -1;
+    return -1;
   }
 
   #fill(out: IotlbHit, j: number, iova: number, vpn: number, shift: number): void {
@@ -349,40 +377,40 @@ export class Iotlb {
     return this.#lookupGeneral(iova, tags, out, -1);
   }
 
-  /** Every case of a lookup; `clock < 0` is a peek (no LRU refresh, no miss counted). */
+  /**
+   * Every case of a lookup; `clock < 0` is a peek (no LRU refresh, no miss counted). One function
+   * for the set-associative and the hashed cases on purpose: its size keeps V8 from inlining it
+   * into {@link lookup}, which then stays small enough to be inlined into callers' loops.
+   */
   #lookupGeneral(iova: number, tags: IotlbTags, out: IotlbHit, clock: number): number {
-    if (this.#policy === POLICY_QEMU) return this.#lookupHashed(iova, tags, out, clock);
-    const f64 = this.#f64;
     const present = this.#present;
-    const ways = this.ways;
-    const setMask = this.#setMask;
-    for (let k = 0, n = this.#nPresent; k < n; k++) {
-      const s = present[k]!;
-      const vpn = Math.floor(iova * INV_POW2[s]!);
-      const key = vpn * 256 + s * 4 + tags.stage;
-      let j = (setMask >= 0 ? vpn & setMask : vpn % this.sets) * ways;
-      for (const end = j + ways; j < end; j++) {
-        if (f64[j * F] === key && this.#tagsMatch(j, tags)) {
-          if (this.#policy === POLICY_LRU && clock >= 0) f64[j * F + F_STAMP] = clock;
+    if (this.#policy === POLICY_QEMU) {
+      for (let k = 0, n = this.#nPresent; k < n; k++) {
+        const s = present[k]!;
+        const vpn = Math.floor(iova * INV_POW2[s]!);
+        const j = this.#probe(vpn * 256 + s * 4 + tags.stage, tags);
+        if (j >= 0) {
           this.#fill(out, j, iova, vpn, s);
           return j;
         }
       }
-    }
-    if (clock >= 0) this.#misses++;
-    out.index = -1;
-    return -1;
-  }
-
-  #lookupHashed(iova: number, tags: IotlbTags, out: IotlbHit, clock: number): number {
-    const present = this.#present;
-    for (let k = 0, n = this.#nPresent; k < n; k++) {
-      const s = present[k]!;
-      const vpn = Math.floor(iova * INV_POW2[s]!);
-      const j = this.#probe(vpn * 256 + s * 4 + tags.stage, tags);
-      if (j >= 0) {
-        this.#fill(out, j, iova, vpn, s);
-        return j;
+    } else {
+      const f64 = this.#f64;
+      const keys = this.#keys;
+      const ways = this.ways;
+      const setMask = this.#setMask;
+      for (let k = 0, n = this.#nPresent; k < n; k++) {
+        const s = present[k]!;
+        const vpn = Math.floor(iova * INV_POW2[s]!);
+        const key = vpn * 256 + s * 4 + tags.stage;
+        let j = (setMask >= 0 ? vpn & setMask : vpn % this.sets) * ways;
+        for (const end = j + ways; j < end; j++) {
+          if (keys[j] === key && this.#tagsMatch(j, tags)) {
+            if (this.#policy === POLICY_LRU && clock >= 0) f64[j * F + F_STAMP] = clock;
+            this.#fill(out, j, iova, vpn, s);
+            return j;
+          }
+        }
       }
     }
     if (clock >= 0) this.#misses++;
@@ -417,7 +445,7 @@ export class Iotlb {
     for (let h = this.#hashOf(key, tags.vmid | 0, tags.stream | 0); ; h = (h + 1) & mask) {
       const i = hash[h]!;
       if (i < 0) return -1;
-      if (this.#f64[i * F + F_KEY] === key && this.#tagsMatch(i, tags)) return i;
+      if (this.#keys[i] === key && this.#tagsMatch(i, tags)) return i;
     }
   }
 
@@ -434,7 +462,7 @@ export class Iotlb {
   /** True when slot `i` holds exactly this key, tags and global flag (the same translation). */
   #sameEntry(i: number, key: number, tags: IotlbTags, global: number): boolean {
     return (
-      this.#f64[i * F + F_KEY] === key &&
+      this.#keys[i] === key &&
       this.#i32[i * I + I_ASID] === (tags.asid | 0) &&
       this.#i32[i * I + I_VMID] === (tags.vmid | 0) &&
       this.#i32[i * I + I_PASID] === (tags.pasid | 0) &&
@@ -468,7 +496,10 @@ export class Iotlb {
     const vpn = Math.floor(iova * INV_POW2[s]!);
     const base = vpn * pageSize;
     const outBase = outputAddress - (iova - base);
-    if (!(outBase >= 0 && Number.isInteger(outBase)) || (this.#checkAlign && outBase % pageSize !== 0)) {
+    if (
+      !(outBase >= 0 && Number.isInteger(outBase)) ||
+      (this.#checkAlign && lowBits(outBase, pageSize) !== 0)
+    ) {
       throw new HwError(
         "EINVAL",
         `output address ${hex(outputAddress)} for ${hex(iova)} gives a page base ${hex(outBase)} not aligned to ${hex(pageSize)}`,
@@ -502,7 +533,7 @@ export class Iotlb {
       const first = (this.#setMask >= 0 ? vpn & this.#setMask : vpn % this.sets) * ways;
       let free = -1;
       for (let j = first; j < first + ways; j++) {
-        if (this.#f64[j * F + F_KEY] === KEY_INVALID) {
+        if (this.#keys[j] === KEY_INVALID) {
           if (free < 0) free = j;
         } else if (this.#sameEntry(j, key, tags, g)) {
           slot = j;
@@ -514,13 +545,13 @@ export class Iotlb {
     }
     if (update) {
       this.#dropShift(s); // the same translation refreshed in place: the add below restores the count
-    } else if (this.#f64[slot * F + F_KEY] === KEY_INVALID) {
+    } else if (this.#keys[slot] === KEY_INVALID) {
       this.#valid++;
     } else {
       this.#evictions++;
       this.#dropShift(this.#i32[slot * I + I_SHIFT]!);
     }
-    this.#f64[slot * F + F_KEY] = key;
+    this.#keys[slot] = key;
     this.#f64[slot * F + F_BASE] = base;
     this.#f64[slot * F + F_OUT] = outBase;
     this.#i32[slot * I + I_ASID] = tags.asid | 0;
@@ -591,7 +622,7 @@ export class Iotlb {
   }
 
   #clear(): void {
-    for (let j = 0; j < this.entries; j++) this.#f64[j * F + F_KEY] = KEY_INVALID;
+    for (let j = 0; j < this.entries; j++) this.#keys[j] = KEY_INVALID;
     this.#shiftCount.fill(0);
     this.#nPresent = 0;
     this.#singleShift = -1;
@@ -602,7 +633,7 @@ export class Iotlb {
   /** Invalidates slot `i` (valid). */
   #drop(i: number): void {
     this.#dropShift(this.#i32[i * I + I_SHIFT]!);
-    this.#f64[i * F + F_KEY] = KEY_INVALID;
+    this.#keys[i] = KEY_INVALID;
     this.#valid--;
   }
 
@@ -612,23 +643,24 @@ export class Iotlb {
     const n = this.entries;
     let to = 0;
     for (let from = 0; from < n; from++) {
-      if (this.#f64[from * F + F_KEY] === KEY_INVALID) continue;
+      if (this.#keys[from] === KEY_INVALID) continue;
       if (from !== to) {
+        this.#keys[to] = this.#keys[from]!;
         this.#f64.copyWithin(to * F, from * F, from * F + F);
         this.#i32.copyWithin(to * I, from * I, from * I + I);
-        this.#f64[from * F + F_KEY] = KEY_INVALID;
+        this.#keys[from] = KEY_INVALID;
       }
       to++;
     }
     this.#hash.fill(-1);
     for (let i = 0; i < to; i++)
-      this.#addHash(i, this.#f64[i * F + F_KEY]!, this.#i32[i * I + I_VMID]!, this.#i32[i * I + I_STREAM]!);
+      this.#addHash(i, this.#keys[i]!, this.#i32[i * I + I_VMID]!, this.#i32[i * I + I_STREAM]!);
   }
 
   #filterMatch(i: number, f: IotlbTagFilter, includeGlobal: boolean): boolean {
     if (f.vmid !== undefined && this.#i32[i * I + I_VMID] !== (f.vmid | 0)) return false;
     if (f.stream !== undefined && this.#i32[i * I + I_STREAM] !== (f.stream | 0)) return false;
-    if (f.stage !== undefined && this.#f64[i * F + F_KEY]! % 4 !== f.stage) return false;
+    if (f.stage !== undefined && this.#keys[i]! % 4 !== f.stage) return false;
     const asidOk = f.asid === undefined || this.#i32[i * I + I_ASID] === (f.asid | 0);
     const pasidOk = f.pasid === undefined || this.#i32[i * I + I_PASID] === (f.pasid | 0);
     if (this.#i32[i * I + I_GLOBAL] === 0) return asidOk && pasidOk;
@@ -658,7 +690,7 @@ export class Iotlb {
     const includeGlobal = filter.includeGlobal ?? false;
     let dropped = 0;
     for (let i = 0; i < this.entries; i++) {
-      if (this.#f64[i * F + F_KEY] !== KEY_INVALID && this.#filterMatch(i, filter, includeGlobal)) {
+      if (this.#keys[i] !== KEY_INVALID && this.#filterMatch(i, filter, includeGlobal)) {
         this.#drop(i);
         dropped++;
       }
@@ -680,22 +712,12 @@ export class Iotlb {
     const start = clampAddress(inv.start, "range start");
     const size = clampAddress(inv.size ?? 1, "range size");
     const end = Math.min(start + size, MAX_NUMBER_ADDRESS);
-    const filter = inv.filter ?? {};
+    const filter = inv.filter ?? NO_FILTER;
     const includeGlobal = filter.includeGlobal ?? true;
-    const level = this.#honourHints ? inv.level : undefined;
     const hintShift = this.#honourHints && inv.pageSize !== undefined ? pageShift(inv.pageSize) : -1;
-    let dropped = 0;
     if (end <= start) return 0;
-    const consider = (i: number): void => {
-      if (this.#f64[i * F + F_KEY] === KEY_INVALID) return;
-      const base = this.#f64[i * F + F_BASE]!;
-      if (!(base < end && base + POW2[this.#i32[i * I + I_SHIFT]!]! > start)) return;
-      if (level !== undefined && this.#i32[i * I + I_LEVEL] !== level) return;
-      if (hintShift >= 0 && this.#i32[i * I + I_SHIFT] !== hintShift) return;
-      if (!this.#filterMatch(i, filter, includeGlobal)) return;
-      this.#drop(i);
-      dropped++;
-    };
+    const level = this.#honourHints ? inv.level : undefined;
+    let dropped = 0;
     // A small range needs only the sets its pages index, per page size present; else scan all.
     let pagesToProbe = 0;
     for (let k = 0; k < this.#nPresent; k++) {
@@ -703,20 +725,55 @@ export class Iotlb {
       pagesToProbe += Math.floor((end - 1) * INV_POW2[s]!) - Math.floor(start * INV_POW2[s]!) + 1;
     }
     if (this.#policy !== POLICY_QEMU && pagesToProbe < this.sets) {
-      const shifts = Array.from(this.#present.subarray(0, this.#nPresent));
-      for (const s of shifts) {
+      // Drops can remove a size from #present: walk a copy (a preallocated one: backends call
+      // this once per unmap, so it allocates nothing).
+      const shifts = this.#shiftScratch;
+      const nShifts = this.#nPresent;
+      shifts.set(this.#present.subarray(0, nShifts));
+      for (let k = 0; k < nShifts; k++) {
+        const s = shifts[k]!;
         const lastVpn = Math.floor((end - 1) * INV_POW2[s]!);
         for (let vpn = Math.floor(start * INV_POW2[s]!); vpn <= lastVpn; vpn++) {
           const first = (this.#setMask >= 0 ? vpn & this.#setMask : vpn % this.sets) * this.ways;
-          for (let j = first; j < first + this.ways; j++) if (this.#i32[j * I + I_SHIFT] === s) consider(j);
+          for (let j = first; j < first + this.ways; j++) {
+            if (
+              this.#i32[j * I + I_SHIFT] === s &&
+              this.#rangeDrops(j, start, end, level, hintShift, filter, includeGlobal)
+            )
+              dropped++;
+          }
         }
       }
     } else {
-      for (let i = 0; i < this.entries; i++) consider(i);
+      for (let i = 0; i < this.entries; i++)
+        if (this.#rangeDrops(i, start, end, level, hintShift, filter, includeGlobal)) dropped++;
       if (dropped) this.#repack();
     }
     this.#dropRange += dropped;
     return dropped;
+  }
+
+  /**
+   * Drops slot `i` if it is valid, overlaps `[start, end)`, passes the hints (`level` undefined and
+   * `hintShift` -1: none) and the filter. Returns whether it did.
+   */
+  #rangeDrops(
+    i: number,
+    start: number,
+    end: number,
+    level: number | undefined,
+    hintShift: number,
+    filter: IotlbTagFilter,
+    includeGlobal: boolean,
+  ): boolean {
+    if (this.#keys[i] === KEY_INVALID) return false;
+    const base = this.#f64[i * F + F_BASE]!;
+    if (!(base < end && base + POW2[this.#i32[i * I + I_SHIFT]!]! > start)) return false;
+    if (level !== undefined && this.#i32[i * I + I_LEVEL] !== level) return false;
+    if (hintShift >= 0 && this.#i32[i * I + I_SHIFT] !== hintShift) return false;
+    if (!this.#filterMatch(i, filter, includeGlobal)) return false;
+    this.#drop(i);
+    return true;
   }
 
   /** A copy of the counters. */
@@ -746,7 +803,7 @@ export class Iotlb {
   snapshot(): IotlbEntrySnapshot[] {
     const out: IotlbEntrySnapshot[] = [];
     for (let i = 0; i < this.entries; i++) {
-      const key = this.#f64[i * F + F_KEY]!;
+      const key = this.#keys[i]!;
       if (key === KEY_INVALID) continue;
       const qemu = this.#policy === POLICY_QEMU;
       out.push({

@@ -5,6 +5,20 @@ import { PAGE_SIZE, type PhysMemory } from "./phys-memory.js";
 /** Smallest block the allocator hands out; Linux aligns small page-table directories to 64 bytes. */
 export const MIN_BLOCK = 64;
 
+/**
+ * log2 of `size / PAGE_SIZE` for a whole-frame block (a power of two times PAGE_SIZE). Integer
+ * only for blocks below 8 TiB: `Math.log2` is a runtime call, paid on every table allocation.
+ */
+function orderOf(size: number): number {
+  const pages = size / PAGE_SIZE;
+  return pages < 0x8000_0000 ? 31 - Math.clz32(pages) : log2(pages);
+}
+
+/** Whether `bytes` (a safe integer) is a power of two, without `Math.log2` below 2^31. */
+function powerOfTwo(bytes: number): boolean {
+  return bytes > 0 && bytes < 0x8000_0000 ? (bytes & (bytes - 1)) === 0 : isPowerOfTwo(bytes);
+}
+
 /** Options for {@link createPageAllocator}. */
 export interface PageAllocatorOptions {
   /** First physical address the allocator may hand out. @default the memory's dense window base */
@@ -90,7 +104,7 @@ export class PageAllocator {
    * Returns its physical address as a number.
    */
   alloc(bytes: number): number {
-    if (!Number.isSafeInteger(bytes) || !isPowerOfTwo(bytes)) {
+    if (!Number.isSafeInteger(bytes) || !powerOfTwo(bytes)) {
       throw new HwError("EINVAL", `${this.name}: block size ${bytes} is not a power of two`);
     }
     if (this.failCountdown > 0 && --this.failCountdown === 0) {
@@ -119,7 +133,7 @@ export class PageAllocator {
   }
 
   private allocFrames(size: number): number {
-    const order = log2(size / PAGE_SIZE);
+    const order = orderOf(size);
     const list = this.freeByOrder[order];
     let pa = list?.pop();
     if (pa === undefined) {
@@ -150,7 +164,7 @@ export class PageAllocator {
   }
 
   private pushFree(pa: number, size: number): void {
-    const order = log2(size / PAGE_SIZE);
+    const order = orderOf(size);
     let list = this.freeByOrder[order];
     if (!list) {
       while (this.freeByOrder.length <= order) this.freeByOrder.push([]);

@@ -10,6 +10,12 @@ const FRAME = 2 ** PAGE_SHIFT;
 const CHUNK_SHIFT = 10;
 const CHUNK_FRAMES = 1 << CHUNK_SHIFT;
 const CHUNK_MASK = CHUNK_FRAMES - 1;
+/** First arena allocation: 512 frames. Small, so that a memory that holds a few tables stays cheap. */
+const ARENA_INITIAL_BYTES = 2 ** 21;
+/** Past this size the arena grows straight to its maximum. */
+const ARENA_JUMP_BYTES = 2 ** 26;
+const NO_WORDS = new Uint32Array(0);
+const NO_FLAGS = new Uint8Array(0);
 
 // Descriptors are read as two little-endian 32-bit halves through Uint32Array views, which use the
 // host's byte order: refuse to run where that would silently byte-swap every descriptor.
@@ -36,6 +42,17 @@ export interface PhysMemoryOptions {
    * @default 64 GiB
    */
   denseSize?: AddressLike;
+  /**
+   * Most bytes at the start of the dense window kept in one flat, little-endian word array (the
+   * arena, see {@link PhysMemory.arenaWords}) instead of per-frame arrays, so page-table walkers
+   * read a descriptor with one indexed load. The arena starts at 2 MiB and grows (copying) as
+   * frames further into it are first written: doubling up to 64 MiB, then straight to this size,
+   * whose untouched pages the host commits lazily. If the host refuses a larger buffer it stops
+   * growing and later frames use the per-frame arrays. 0 disables it. Capped at `denseSize` and
+   * 2 GiB. A browser page that wants to bound its memory can pass a smaller value.
+   * @default 1 GiB
+   */
+  arenaSize?: AddressLike;
 }
 
 /**
@@ -60,6 +77,23 @@ export class PhysMemory {
   private readonly zero = new Uint32Array(WORDS_PER_PAGE);
   private frames = 0;
   /**
+   * The arena: words of the frames from {@link arenaBase} up to {@link arenaBytes}, little-endian,
+   * word `(pa - arenaBase) >>> 2`. Hot paths read and write it directly (unwritten frames read as
+   * zero); a writer must call {@link touchArena} for the frame first so that residency stays exact.
+   * The array is replaced (contents copied, {@link generation} bumped) when the arena grows: read
+   * it again after anything that can write a new frame. Read-only for callers, like the two below.
+   */
+  arenaWords: Uint32Array = NO_WORDS;
+  /** Physical address of arena word 0 (the dense window's base). */
+  readonly arenaBase: number;
+  /** Bytes the arena covers now (`arenaWords.length * 4`); grows up to {@link arenaMaxBytes}. */
+  arenaBytes = 0;
+  /** Bytes the arena may grow to (smaller than asked if the host refused a buffer). */
+  arenaMaxBytes: number;
+  // Residency of arena frames (1 = written and not released), and lazily made per-frame views.
+  private arenaResident: Uint8Array = NO_FLAGS;
+  private arenaViews: (Uint32Array | undefined)[] = [];
+  /**
    * Bumped whenever a frame gains or loses storage (first write, release). A caller that caches the
    * arrays {@link frameWords} returned (walkers do, per level) must drop them when this changes:
    * a cached zero array or a released frame's array would otherwise go stale. Read-only for callers.
@@ -81,6 +115,68 @@ export class PhysMemory {
       throw new HwError("ERANGE", `dense window ends at ${hex(base + size)}, beyond ${bits}-bit memory`);
     this.denseBasePfn = base / FRAME;
     this.denseEndPfn = (base + size) / FRAME;
+    const arena = toNumber(options.arenaSize ?? 2 ** 30, "arenaSize");
+    if (arena % FRAME) throw new HwError("EINVAL", `arena size ${hex(arena)} is not 4 KiB aligned`);
+    // Word indexes stay below 2^31 so hot paths can use int arithmetic (`off >>> 2`).
+    this.arenaMaxBytes = Math.min(arena, size, 2 ** 31);
+    this.arenaBase = base;
+  }
+
+  /**
+   * Marks the arena frame holding word `w` as written, before a hot path writes it through
+   * {@link arenaWords} (`w < arenaBytes / 4`). Cheap when it already is.
+   */
+  touchArena(w: number): void {
+    if (this.arenaResident[w >>> 10] === 0) this.gainArenaFrame(w >>> 10);
+  }
+
+  private gainArenaFrame(i: number): void {
+    this.arenaResident[i] = 1;
+    this.frames++;
+    this.generation++;
+  }
+
+  /**
+   * Grows the arena to cover arena frame `i` (`i * 4096 < arenaMaxBytes`). Returns false, and stops
+   * the arena where it is, when the host cannot allocate the larger buffer.
+   */
+  private growArena(i: number): boolean {
+    // Doubling keeps small memories small; past 64 MiB one jump to the maximum (its pages are only
+    // committed when written) saves copying a large arena again and again.
+    let bytes = Math.max(this.arenaBytes * 2, ARENA_INITIAL_BYTES);
+    while (bytes <= i * FRAME) bytes *= 2;
+    if (bytes > ARENA_JUMP_BYTES) bytes = this.arenaMaxBytes;
+    bytes = Math.min(bytes, this.arenaMaxBytes);
+    let words: Uint32Array;
+    let resident: Uint8Array;
+    try {
+      words = new Uint32Array(bytes / 4);
+      resident = new Uint8Array(bytes / FRAME);
+    } catch {
+      // Out of address space or a browser's buffer limit: frames beyond use per-frame arrays.
+      this.arenaMaxBytes = this.arenaBytes;
+      return false;
+    }
+    words.set(this.arenaWords);
+    resident.set(this.arenaResident);
+    this.arenaWords = words;
+    this.arenaResident = resident;
+    this.arenaBytes = bytes;
+    // Views of the old buffer are stale now; so are arrays callers cached.
+    this.arenaViews = [];
+    this.generation++;
+    return true;
+  }
+
+  /** A view of arena frame `i`, made once per frame (per arena buffer). */
+  private arenaView(i: number): Uint32Array {
+    let v = this.arenaViews[i];
+    if (v === undefined) {
+      while (this.arenaViews.length < i) this.arenaViews.push(undefined);
+      v = this.arenaWords.subarray(i * WORDS_PER_PAGE, (i + 1) * WORDS_PER_PAGE);
+      this.arenaViews[i] = v;
+    }
+    return v;
   }
 
   /** Frames that hold storage (were written and not released). */
@@ -100,6 +196,9 @@ export class PhysMemory {
   frameWords(pfn: number): Uint32Array {
     if (pfn >= this.denseBasePfn && pfn < this.denseEndPfn) {
       const i = pfn - this.denseBasePfn;
+      if (i * FRAME < this.arenaMaxBytes) {
+        return this.arenaResident[i] === 1 ? this.arenaView(i) : this.zero;
+      }
       const chunk = this.dense[i >>> CHUNK_SHIFT];
       return (chunk === undefined ? undefined : chunk[i & CHUNK_MASK]) ?? this.zero;
     }
@@ -110,6 +209,10 @@ export class PhysMemory {
   frameWordsForWrite(pfn: number): Uint32Array {
     if (pfn >= this.denseBasePfn && pfn < this.denseEndPfn) {
       const i = pfn - this.denseBasePfn;
+      if (i * FRAME < this.arenaMaxBytes && (i * FRAME < this.arenaBytes || this.growArena(i))) {
+        if (this.arenaResident[i] === 0) this.gainArenaFrame(i);
+        return this.arenaView(i);
+      }
       const c = i >>> CHUNK_SHIFT;
       let chunk = this.dense[c];
       if (chunk === undefined) {
@@ -148,6 +251,16 @@ export class PhysMemory {
   releaseFrame(pfn: number): void {
     if (pfn >= this.denseBasePfn && pfn < this.denseEndPfn) {
       const i = pfn - this.denseBasePfn;
+      if (i * FRAME < this.arenaMaxBytes) {
+        if (this.arenaResident[i] === 1) {
+          // The arena keeps the frame's storage: zero it so that it reads as never written.
+          this.arenaWords.fill(0, i * WORDS_PER_PAGE, (i + 1) * WORDS_PER_PAGE);
+          this.arenaResident[i] = 0;
+          this.frames--;
+          this.generation++;
+        }
+        return;
+      }
       const chunk = this.dense[i >>> CHUNK_SHIFT];
       if (chunk !== undefined && chunk[i & CHUNK_MASK] !== undefined) {
         chunk[i & CHUNK_MASK] = undefined;
@@ -294,6 +407,8 @@ export class PhysMemory {
    */
   contentHash(): number {
     const pfns: number[] = [];
+    const resident = this.arenaResident;
+    for (let i = 0; i < resident.length; i++) if (resident[i] === 1) pfns.push(this.denseBasePfn + i);
     for (let c = 0; c < this.dense.length; c++) {
       const chunk = this.dense[c];
       if (chunk === undefined) continue;

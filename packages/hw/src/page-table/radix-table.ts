@@ -33,6 +33,8 @@ import {
 
 const FRAME = 4096;
 const INV_FRAME = 1 / 4096;
+/** `WalkFault.NONE`, local: an imported binding costs a load and a TDZ check at each use. */
+const FAULT_NONE = 0;
 const TWO32 = 0x1_0000_0000;
 
 /** A descriptor as two unsigned 32-bit halves; codecs write into a caller-owned one. */
@@ -85,7 +87,8 @@ export interface RadixCodec {
   encodeTable(tablePa: number, level: number, out: DescriptorHalves): void;
   /**
    * Writes the attribute and type bits of a leaf of `pgsize` bytes at `level` for Linux `prot`, with
-   * the address bits zero (called once per map call; the engine ORs {@link leafAddressLo}/`Hi` in).
+   * the address bits zero (the engine ORs {@link leafAddressLo}/`Hi` in). Must depend only on its
+   * arguments and the codec's configuration: the engine reuses the last result.
    */
   encodeLeafTemplate(prot: number, level: number, pgsize: number, out: DescriptorHalves): void;
   /** Low-half address bits of a leaf mapping `pa` (with any size encoding that lives in them). */
@@ -99,6 +102,14 @@ export interface RadixCodec {
   splitTemplate(lo: number, hi: number, fromLevel: number, toLevel: number, out: DescriptorHalves): void;
   /** Hardware view: Linux prot bits a leaf grants (see `WalkOut.perm`). */
   leafPerm(lo: number, hi: number, level: number): number;
+  /**
+   * Optional fast path for walks through the memory's arena. When `lo`/`hi` at `level` (not the
+   * last level) is a present table descriptor the walker would follow without a fault, and the
+   * table's address is below 2^32, returns that address divided by 4 (an integer below 2^30);
+   * otherwise -1, and the engine runs the full checks. Integer-only, so a walk's chain of
+   * dependent loads is not lengthened by float conversions.
+   */
+  tableWord?(lo: number, hi: number, level: number): number;
   /**
    * Hardware view: a {@link WalkFault} code for a present entry the walker is about to use, or 0.
    * `last` is true at the last level. Checks reserved encodings, address size, access flag.
@@ -161,6 +172,8 @@ class Shape {
   readonly invEntrySize: Float64Array;
   readonly mask: Int32Array;
   readonly tableBytes: Float64Array;
+  /** 2^-(bytes a whole table of each depth maps), to number the tables of a depth by multiplication. */
+  readonly invTableSpan: Float64Array;
   /**
    * Placement depth of a leaf of 2^bit bytes; -1 when the bitmap lacks it, -2 when the bitmap has it
    * but this geometry has no level for it (a block larger than the input range).
@@ -185,12 +198,14 @@ class Shape {
     this.invEntrySize = new Float64Array(n);
     this.mask = new Int32Array(n);
     this.tableBytes = new Float64Array(n);
+    this.invTableSpan = new Float64Array(n);
     spec.levels.forEach((l, d) => {
       this.levelOf[d] = l.level;
       this.entrySize[d] = 2 ** l.shift;
       this.invEntrySize[d] = 2 ** -l.shift;
       this.mask[d] = 2 ** l.indexBits - 1;
       this.tableBytes[d] = l.tableBytes;
+      this.invTableSpan[d] = 2 ** -(l.shift + l.indexBits);
       if (l.tableBytes < 8 * 2 ** l.indexBits)
         throw new HwError("EINVAL", `${spec.format}: level ${l.level} table too small`);
     });
@@ -234,6 +249,11 @@ function sizeBit(size: number): number {
 /** `value mod 2^bit` for a non-negative integer below 2^53 (exact; no float modulo on the hot path). */
 function lowBits(value: number, size: number): number {
   return size <= 0x8000_0000 ? value & (size - 1) : value - Math.floor(value / size) * size;
+}
+
+/** `memory.arenaBase / 4` when `codec` offers `tableWord` and the arena starts below 4 GiB, else -1. */
+function arenaBaseWord(codec: RadixCodec, memory: PhysMemory): number {
+  return typeof codec.tableWord === "function" && memory.arenaBase < TWO32 ? memory.arenaBase / 4 : -1;
 }
 
 /**
@@ -286,6 +306,18 @@ export class RadixWalker implements HwWalker {
   private readonly memory: PhysMemory;
   private readonly spec: RadixTableSpec;
   private readonly frames: FrameCache;
+  /** `arenaBase / 4` when the codec has `tableWord` and the arena starts below 4 GiB, else -1. */
+  private readonly baseWord: number;
+  // Shape of depths 0..2 for translate's written-out steps (0 where the depth does not exist).
+  private readonly inv0: number;
+  private readonly inv1: number;
+  private readonly inv2: number;
+  private readonly mask0: number;
+  private readonly mask1: number;
+  private readonly mask2: number;
+  private readonly level0: number;
+  private readonly level1: number;
+  private readonly level2: number;
 
   constructor(spec: RadixTableSpec, memory: PhysMemory) {
     this.spec = spec;
@@ -295,67 +327,189 @@ export class RadixWalker implements HwWalker {
     this.codec = spec.codec;
     this.memory = memory;
     this.frames = new FrameCache(memory, this.shape.depthCount);
+    this.baseWord = arenaBaseWord(spec.codec, memory);
+    const shape = this.shape;
+    this.inv0 = shape.invEntrySize[0] ?? 0;
+    this.inv1 = shape.invEntrySize[1] ?? 0;
+    this.inv2 = shape.invEntrySize[2] ?? 0;
+    this.mask0 = shape.mask[0] ?? 0;
+    this.mask1 = shape.mask[1] ?? 0;
+    this.mask2 = shape.mask[2] ?? 0;
+    this.level0 = shape.levelOf[0] ?? 0;
+    this.level1 = shape.levelOf[1] ?? 0;
+    this.level2 = shape.levelOf[2] ?? 0;
   }
 
   translate(root: number, iova: number, out: WalkOut, fetch?: TableFetchTranslator): void {
+    // The common case, without calls and with integer word indexes: a walk through tables in the
+    // arena to a good leaf. Everything else (faults, nested fetches, tables outside the arena or
+    // above 4 GiB, codecs without `tableWord`) walks again on the full path.
+    const baseWord = this.baseWord;
+    if (baseWord >= 0 && fetch === undefined) {
+      const shape = this.shape;
+      const memory = this.memory;
+      const roff = root - memory.arenaBase;
+      if (iova >= 0 && iova < shape.inputLimit && roff >= 0 && roff < memory.arenaBytes) {
+        const arena = memory.arenaWords;
+        const codec = this.codec;
+        const inv = shape.invEntrySize;
+        const mask = shape.mask;
+        const levelOf = shape.levelOf;
+        const last = shape.depthCount - 1;
+        const limit = arena.length - 1;
+        let tw = roff >>> 2;
+        let d = 0;
+        let w = tw + (Math.floor(iova * this.inv0) & this.mask0) * 2;
+        // Integer word indexes only, so the chain of dependent loads stays short. The first three
+        // steps are written out with their depth's shape in fields (formats have 2 to 6 levels,
+        // mostly 4): straight-line code without typed-array bounds checks measured faster than the
+        // loop alone, which takes any further levels.
+        if (last > 0 && w < limit) {
+          let next = codec.tableWord!(arena[w]!, arena[w + 1]!, this.level0) - baseWord;
+          if (next >= 0) {
+            tw = next;
+            d = 1;
+            w = tw + (Math.floor(iova * this.inv1) & this.mask1) * 2;
+            if (last > 1 && w < limit) {
+              next = codec.tableWord!(arena[w]!, arena[w + 1]!, this.level1) - baseWord;
+              if (next >= 0) {
+                tw = next;
+                d = 2;
+                w = tw + (Math.floor(iova * this.inv2) & this.mask2) * 2;
+                if (last > 2 && w < limit) {
+                  next = codec.tableWord!(arena[w]!, arena[w + 1]!, this.level2) - baseWord;
+                  if (next >= 0) {
+                    tw = next;
+                    d = 3;
+                    w = tw + (Math.floor(iova * inv[3]!) & mask[3]!) * 2;
+                    while (d < last && w < limit) {
+                      next = codec.tableWord!(arena[w]!, arena[w + 1]!, levelOf[d]!) - baseWord;
+                      if (!(next >= 0)) break;
+                      tw = next;
+                      d++;
+                      w = tw + (Math.floor(iova * inv[d]!) & mask[d]!) * 2;
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+        if (w < limit) {
+          const lo = arena[w]!;
+          const hi = arena[w + 1]!;
+          const level = levelOf[d]!;
+          if (
+            codec.isPresent(lo, hi, level) &&
+            codec.walkFault(lo, hi, level, d === last) === 0 &&
+            (d === last || !codec.isTable(lo, hi, level))
+          ) {
+            const size = codec.leafSize(lo, hi, level);
+            out.fault = FAULT_NONE;
+            out.level = level;
+            out.pageSize = size;
+            out.outputAddress = codec.leafAddress(lo, hi, level) + lowBits(iova, size);
+            out.perm = codec.leafPerm(lo, hi, level);
+            out.descriptorLo = lo;
+            out.descriptorHi = hi;
+            out.descriptorAddress = memory.arenaBase + w * 4;
+            return;
+          }
+        }
+      }
+    }
+    this.translateFull(root, iova, out, fetch);
+  }
+
+  /** Every case of {@link translate}: reads through the arena or the per-depth frame cache. */
+  private translateFull(
+    root: number,
+    iova: number,
+    out: WalkOut,
+    fetch: TableFetchTranslator | undefined,
+  ): void {
     const shape = this.shape;
     const codec = this.codec;
-    const frames = this.frames;
-    frames.sync();
-    const last = shape.depthCount - 1;
-    out.outputAddress = 0;
-    out.pageSize = 0;
-    out.perm = 0;
-    out.descriptorLo = 0;
-    out.descriptorHi = 0;
-    out.descriptorAddress = 0;
     if (!(iova >= 0 && iova < shape.inputLimit)) {
       // Input beyond the configured size: a translation fault at the start level (TxSZ check).
       out.fault = this.spec.outOfRangeFault ?? WalkFault.TRANSLATION;
       out.level = shape.levelOf[0]!;
+      out.outputAddress = 0;
+      out.pageSize = 0;
+      out.perm = 0;
+      out.descriptorLo = 0;
+      out.descriptorHi = 0;
+      out.descriptorAddress = 0;
       return;
     }
+    // Tables in the memory's arena are read with one indexed load per descriptor (no frame lookup);
+    // others through the per-depth frame cache. `out` is written once, at the end.
+    const memory = this.memory;
+    const arena = memory.arenaWords;
+    const abase = memory.arenaBase;
+    const abytes = memory.arenaBytes;
+    const last = shape.depthCount - 1;
+    const inv = shape.invEntrySize;
+    const mask = shape.mask;
+    let synced = false;
     let table = root;
-    for (let d = 0; d <= last; d++) {
-      const level = shape.levelOf[d]!;
+    let d = 0;
+    let fault: number = WalkFault.TRANSLATION;
+    let level = 0;
+    let lo = 0;
+    let hi = 0;
+    let ea = 0;
+    for (; d <= last; d++) {
+      level = shape.levelOf[d]!;
       if (fetch !== undefined) {
         table = fetch(table, level);
-        if (table < 0) {
-          out.fault = WalkFault.TRANSLATION;
-          out.level = level;
-          return;
-        }
+        // A failed fetch reports the last descriptor this stage read (if any) at this level.
+        if (table < 0) break;
       }
       // Multiplying by 2^-shift is exact and much cheaper than dividing.
-      const ea = table + (Math.floor(iova * shape.invEntrySize[d]!) & shape.mask[d]!) * 8;
-      const words = frames.read(d, Math.floor(ea * INV_FRAME));
-      const w = (ea & 4095) >> 2;
-      const lo = words[w]!;
-      const hi = words[w + 1]!;
-      out.descriptorLo = lo;
-      out.descriptorHi = hi;
-      out.descriptorAddress = ea;
-      out.level = level;
-      if (!codec.isPresent(lo, hi, level)) {
-        out.fault = WalkFault.TRANSLATION;
-        return;
+      ea = table + (Math.floor(iova * inv[d]!) & mask[d]!) * 8;
+      const off = ea - abase;
+      if (off >= 0 && off < abytes) {
+        const w = off >>> 2;
+        lo = arena[w]!;
+        hi = arena[w + 1]!;
+      } else {
+        if (!synced) {
+          this.frames.sync();
+          synced = true;
+        }
+        const words = this.frames.read(d, Math.floor(ea * INV_FRAME));
+        const w = (ea & 4095) >> 2;
+        lo = words[w]!;
+        hi = words[w + 1]!;
       }
-      const fault = codec.walkFault(lo, hi, level, d === last);
-      if (fault !== 0) {
-        out.fault = fault;
-        return;
-      }
+      if (!codec.isPresent(lo, hi, level)) break;
+      fault = codec.walkFault(lo, hi, level, d === last);
+      if (fault !== 0) break;
       if (d < last && codec.isTable(lo, hi, level)) {
         table = codec.tableAddress(lo, hi, level);
+        fault = WalkFault.TRANSLATION;
         continue;
       }
       const size = codec.leafSize(lo, hi, level);
       out.fault = WalkFault.NONE;
+      out.level = level;
       out.pageSize = size;
       out.outputAddress = codec.leafAddress(lo, hi, level) + lowBits(iova, size);
       out.perm = codec.leafPerm(lo, hi, level);
+      out.descriptorLo = lo;
+      out.descriptorHi = hi;
+      out.descriptorAddress = ea;
       return;
     }
+    out.fault = fault;
+    out.level = level;
+    out.outputAddress = 0;
+    out.pageSize = 0;
+    out.perm = 0;
+    out.descriptorLo = lo;
+    out.descriptorHi = hi;
+    out.descriptorAddress = ea;
   }
 
   trace(root: number, iova: number): WalkTrace {
@@ -437,9 +591,55 @@ export class RadixPageTable implements PageTable {
   private readonly scratch: DescriptorHalves = { lo: 0, hi: 0 };
   /** Tables allocated by the running map: [tablePa, parentEntryPa, depth] triples. */
   private readonly newTables: number[] = [];
+  /** Numbers used in `newTables` (a count, not its length: truncating an array is a runtime call). */
+  private nNew = 0;
   /** Table entries the running map overwrote with leaves: [entryPa, lo, hi, depth, iova] records. */
   private readonly replaced: number[] = [];
-  private stepNext = 0;
+  private stepNext = Number.NaN;
+  // The last leaf template per depth: encodeLeafTemplate(tplProt[d], level, tplSize[d]) gave
+  // tplLo[d]/tplHi[d] (see RadixCodec); map-range style callers alternate page sizes.
+  private readonly tplProt: Int32Array;
+  private readonly tplSize: Float64Array;
+  private readonly tplLo: Uint32Array;
+  private readonly tplHi: Uint32Array;
+  // Leaf-table cache: the table at depth `cacheDepth` that maps the iovas `i` with
+  // `floor(i / span) === cacheKey` is at `cacheTable`, installed by the descriptor
+  // `cacheLo`/`cacheHi` at arena word `cacheWord`. Consecutive maps and unmaps mostly land in the
+  // same table, and this skips their walk from the root. Dropped whenever this table frees a table;
+  // each use also checks that the parent descriptor is still the same (memory written behind our
+  // back). Only parents inside the arena are cached.
+  private cacheDepth = -1;
+  // The fast paths of mapPages / unmapPages: the size (NaN: none yet), prot and placement depth
+  // last validated by the full path.
+  //
+  // Fields that can hold numbers beyond V8's small integers (2^30: addresses, sizes, descriptor
+  // halves) start as NaN, a heap number: the field then has a double representation from the
+  // start. Starting as a small integer, the first large value would change the object's hidden
+  // class and deoptimise every function that uses a table (seen as map-range runs 10x slower).
+  private mapFastSize = Number.NaN;
+  private mapFastProt = 0;
+  private mapFastDepth = 0;
+  private mapFastLo = Number.NaN;
+  private mapFastHi = Number.NaN;
+  private unmapFastSize = Number.NaN;
+  private unmapFastDepth = 0;
+  private cacheKey = Number.NaN;
+  private cacheTable = Number.NaN;
+  private cacheWord = 0;
+  private cacheLo = Number.NaN;
+  private cacheHi = Number.NaN;
+  /** Arena word index of `cacheTable` when the whole table is in the arena, else -1. */
+  private cacheTableW = -1;
+  // The shape of depth `cacheDepth` (Shape's per-depth values), in fields: the fast paths read
+  // them without typed-array bounds checks.
+  private cacheInvSpan = Number.NaN;
+  private cacheInvEntry = Number.NaN;
+  private cacheMask = 0;
+  private cacheLevel = 0;
+  // The highest iova (and paddr) a one-page fast map / unmap of the fast size may start at.
+  private mapFastIovaMax = Number.NaN;
+  private mapFastPaMax = Number.NaN;
+  private unmapFastIovaMax = Number.NaN;
 
   constructor(spec: RadixTableSpec, options: RadixTableOptions) {
     this.spec = spec;
@@ -456,6 +656,11 @@ export class RadixPageTable implements PageTable {
     this.requireAccess = spec.requireAccess ?? true;
     this.bitmapLow = Number(spec.geometry.pgsizeBitmap & 0xffff_ffffn);
     this.tlbFlushWalk = options.tlbFlushWalk;
+    const depths = this.shape.depthCount;
+    this.tplProt = new Int32Array(depths).fill(-1);
+    this.tplSize = new Float64Array(depths);
+    this.tplLo = new Uint32Array(depths);
+    this.tplHi = new Uint32Array(depths);
     this.rootAddress = this.allocator.alloc(this.shape.tableBytes[0]!);
     this.root = BigInt(this.rootAddress);
     this.walker = new RadixWalker(spec, this.memory);
@@ -474,29 +679,121 @@ export class RadixPageTable implements PageTable {
   }
 
   mapPages(iova: number, paddr: number, pgsize: number, pgcount: number, prot: number): void {
+    // One page of the size and prot of the previous successful map, into the cached leaf table in
+    // the arena, over an empty entry: the IOMMU core's common call, done here without the calls
+    // (which box the double arguments) of the full path. The checks are checkMap's, with the size
+    // and prot ones already done for this size and prot. Anything else takes the full path.
+    // (Kept under V8's 460-byte bytecode limit for inlining: mind what is added here.)
+    if (
+      pgsize === this.mapFastSize &&
+      prot === this.mapFastProt &&
+      pgcount === 1 &&
+      this.mapFastDepth === this.cacheDepth &&
+      Number.isSafeInteger(iova) &&
+      Number.isSafeInteger(paddr) &&
+      iova >= 0 &&
+      paddr >= 0 &&
+      lowBits(iova, pgsize) === 0 &&
+      lowBits(paddr, pgsize) === 0 &&
+      iova <= this.mapFastIovaMax &&
+      paddr <= this.mapFastPaMax &&
+      Math.floor(iova * this.cacheInvSpan) === this.cacheKey
+    ) {
+      // The cached leaf table (cachedTable's checks, inline), entirely in the arena.
+      const arena = this.memory.arenaWords;
+      const tw = this.cacheTableW;
+      const pw = this.cacheWord;
+      if (tw >= 0 && arena[pw] === this.cacheLo && arena[pw + 1] === this.cacheHi) {
+        const w = tw + (Math.floor(iova * this.cacheInvEntry) & this.cacheMask) * 2;
+        const codec = this.codec;
+        if (!codec.isPresent(arena[w]!, arena[w + 1]!, this.cacheLevel)) {
+          this.memory.touchArena(w);
+          arena[w] = this.mapFastLo | codec.leafAddressLo(paddr, pgsize);
+          arena[w + 1] = this.mapFastHi | codec.leafAddressHi(paddr, pgsize);
+          return;
+        }
+      }
+    }
+    this.mapPagesFull(iova, paddr, pgsize, pgcount, prot);
+  }
+
+  private mapPagesFull(iova: number, paddr: number, pgsize: number, pgcount: number, prot: number): void {
     const depth = this.checkMap(iova, paddr, pgsize, pgcount, prot);
     const shape = this.shape;
     const codec = this.codec;
     const memory = this.memory;
     const span = shape.spanOfBit[sizeBit(pgsize)]!;
     const leafLevel = shape.levelOf[depth]!;
-    const tpl = this.tpl;
-    codec.encodeLeafTemplate(prot, leafLevel, pgsize, tpl);
-    const tlo = tpl.lo;
-    const thi = tpl.hi;
+    if (prot !== this.tplProt[depth] || pgsize !== this.tplSize[depth]) {
+      const tpl = this.tpl;
+      codec.encodeLeafTemplate(prot, leafLevel, pgsize, tpl);
+      this.tplProt[depth] = prot;
+      this.tplSize[depth] = pgsize;
+      this.tplLo[depth] = tpl.lo;
+      this.tplHi[depth] = tpl.hi;
+    }
+    const tlo = this.tplLo[depth]!;
+    const thi = this.tplHi[depth]!;
     // Setting an array's length is a runtime call: only pay it when a previous map left entries.
-    if (this.newTables.length !== 0) this.newTables.length = 0;
+    this.nNew = 0;
     if (this.replaced.length !== 0) this.replaced.length = 0;
+    const es = shape.entrySize[depth]!;
+    const entries = shape.mask[depth]! + 1;
+    const tableBytes = shape.tableBytes[depth]!;
     let cur = iova;
     let pa = paddr;
     let left = pgcount;
     try {
       while (left > 0) {
         const table = this.descendForMap(cur, depth);
-        const es = shape.entrySize[depth]!;
-        const entries = shape.mask[depth]! + 1;
-        const idx = Math.floor(cur / es) & shape.mask[depth]!;
+        const idx = Math.floor(cur * shape.invEntrySize[depth]!) & shape.mask[depth]!;
         const n = Math.min(left, Math.floor((entries - idx) / span));
+        // Read after the descent: a table it allocated may have grown the arena.
+        const arena = memory.arenaWords;
+        const toff = table - memory.arenaBase;
+        if (toff >= 0 && toff + tableBytes <= memory.arenaBytes) {
+          // The table is in the arena: plain indexed loads and stores.
+          let w = (toff >>> 2) + idx * 2;
+          if (span === 1) {
+            // One entry per page. Frames are marked written as the writes reach them (the first at
+            // once, as the per-frame path below does), not per entry.
+            memory.touchArena(w);
+            for (let i = 0; i < n; i++, w += 2) {
+              const lo = arena[w]!;
+              const hi = arena[w + 1]!;
+              if (codec.isPresent(lo, hi, leafLevel))
+                this.replaceCheck(lo, hi, depth, cur, table + (idx + i) * 8);
+              if ((w & 1023) === 0) memory.touchArena(w);
+              arena[w] = tlo | codec.leafAddressLo(pa, pgsize);
+              arena[w + 1] = thi | codec.leafAddressHi(pa, pgsize);
+              cur += pgsize;
+              pa += pgsize;
+              left--;
+            }
+            continue;
+          }
+          for (let i = 0; i < n; i++) {
+            // Check every entry of this page before writing any, so a failure leaves whole pages.
+            for (let s = 0; s < span; s++) {
+              const lo = arena[w + 2 * s]!;
+              const hi = arena[w + 2 * s + 1]!;
+              if (codec.isPresent(lo, hi, leafLevel))
+                this.replaceCheck(lo, hi, depth, cur + s * es, table + (idx + i * span + s) * 8);
+            }
+            const alo = tlo | codec.leafAddressLo(pa, pgsize);
+            const ahi = thi | codec.leafAddressHi(pa, pgsize);
+            for (let s = 0; s < span; s++) {
+              memory.touchArena(w);
+              arena[w] = alo;
+              arena[w + 1] = ahi;
+              w += 2;
+            }
+            cur += pgsize;
+            pa += pgsize;
+            left--;
+          }
+          continue;
+        }
         let ea = table + idx * 8;
         let words = memory.frameWordsForWrite(Math.floor(ea / FRAME));
         for (let i = 0; i < n; i++) {
@@ -508,14 +805,7 @@ export class RadixPageTable implements PageTable {
             const w = (cea & 4095) >> 2;
             const lo = cwords[w]!;
             const hi = cwords[w + 1]!;
-            if (codec.isPresent(lo, hi, leafLevel)) {
-              if (!this.replaceTables || !codec.isTable(lo, hi, leafLevel))
-                throw this.exists(cur + s * es, lo, hi);
-              const below = codec.tableAddress(lo, hi, leafLevel);
-              if (this.replaceOnlyEmpty && this.subtreeHasLeaf(below, depth + 1))
-                throw this.exists(cur + s * es, lo, hi);
-              this.replaced.push(cea, lo, hi, depth, cur + s * es);
-            }
+            if (codec.isPresent(lo, hi, leafLevel)) this.replaceCheck(lo, hi, depth, cur + s * es, cea);
             cea += 8;
           }
           const alo = tlo | codec.leafAddressLo(pa, pgsize);
@@ -538,6 +828,73 @@ export class RadixPageTable implements PageTable {
       throw error;
     }
     if (this.replaced.length > 0) this.commitReplaced();
+    // Validated and mapped: the next call with this size and prot may take the fast path.
+    this.mapFastSize = span === 1 && !this.freed ? pgsize : -1;
+    this.mapFastProt = prot;
+    this.mapFastDepth = depth;
+    this.mapFastIovaMax = shape.inputLimit - pgsize;
+    this.mapFastPaMax = shape.outputLimit - pgsize;
+    // Its own copy: a later failed map with another prot replaces the per-depth template.
+    this.mapFastLo = tlo;
+    this.mapFastHi = thi;
+  }
+
+  /**
+   * A map meets the present entry `lo`/`hi` (at `ea`, mapping `at`) where its leaf goes: throws
+   * unless the entry is a table the format lets a leaf replace, which is recorded for the commit.
+   */
+  private replaceCheck(lo: number, hi: number, depth: number, at: number, ea: number): void {
+    const codec = this.codec;
+    const level = this.shape.levelOf[depth]!;
+    if (!this.replaceTables || !codec.isTable(lo, hi, level)) throw this.exists(at, lo, hi);
+    const below = codec.tableAddress(lo, hi, level);
+    if (this.replaceOnlyEmpty && this.subtreeHasLeaf(below, depth + 1)) throw this.exists(at, lo, hi);
+    this.replaced.push(ea, lo, hi, depth, at);
+  }
+
+  /** The cached table at `depth` for `iova` (see `cacheDepth`), or -1. */
+  private cachedTable(iova: number, depth: number): number {
+    if (depth === this.cacheDepth && Math.floor(iova * this.shape.invTableSpan[depth]!) === this.cacheKey) {
+      const arena = this.memory.arenaWords;
+      const w = this.cacheWord;
+      if (arena[w] === this.cacheLo && arena[w + 1] === this.cacheHi) return this.cacheTable;
+    }
+    return -1;
+  }
+
+  /** Caches `table` at `depth` for `iova`, installed by `lo`/`hi` at `parentEa`. */
+  private rememberTable(
+    iova: number,
+    depth: number,
+    table: number,
+    parentEa: number,
+    lo: number,
+    hi: number,
+  ): void {
+    const off = parentEa - this.memory.arenaBase;
+    if (off >= 0 && off < this.memory.arenaBytes) {
+      const shape = this.shape;
+      this.cacheDepth = depth;
+      this.cacheInvSpan = shape.invTableSpan[depth]!;
+      this.cacheInvEntry = shape.invEntrySize[depth]!;
+      this.cacheMask = shape.mask[depth]!;
+      this.cacheLevel = shape.levelOf[depth]!;
+      this.cacheKey = Math.floor(iova * this.cacheInvSpan);
+      this.cacheTable = table;
+      this.cacheWord = off >>> 2;
+      this.cacheLo = lo;
+      this.cacheHi = hi;
+      const toff = table - this.memory.arenaBase;
+      this.cacheTableW =
+        toff >= 0 && toff + this.shape.tableBytes[depth]! <= this.memory.arenaBytes ? toff >>> 2 : -1;
+    } else {
+      this.cacheDepth = -1;
+    }
+  }
+
+  /** Forgets the cached table: called whenever this table frees or replaces a table. */
+  private forgetTable(): void {
+    this.cacheDepth = -1;
   }
 
   /** Validates a map and returns the leaf's placement depth; throws before touching anything. */
@@ -580,26 +937,44 @@ export class RadixPageTable implements PageTable {
 
   /** Walks to the table at `depth` covering `iova`, allocating missing tables (recorded for undo). */
   private descendForMap(iova: number, depth: number): number {
+    if (depth === 0) return this.rootAddress;
+    const cached = this.cachedTable(iova, depth);
+    if (cached >= 0) return cached;
     const shape = this.shape;
     const codec = this.codec;
     const memory = this.memory;
     let table = this.rootAddress;
+    let ea = 0;
+    let lo = 0;
+    let hi = 0;
     for (let d = 0; d < depth; d++) {
       const level = shape.levelOf[d]!;
-      const ea = table + (Math.floor(iova / shape.entrySize[d]!) & shape.mask[d]!) * 8;
-      const pfn = Math.floor(ea / FRAME);
-      const w = (ea & 4095) >> 2;
-      const words = memory.frameWords(pfn);
-      const lo = words[w]!;
-      const hi = words[w + 1]!;
+      ea = table + (Math.floor(iova * shape.invEntrySize[d]!) & shape.mask[d]!) * 8;
+      const off = ea - memory.arenaBase;
+      let words: Uint32Array;
+      let w: number;
+      if (off >= 0 && off < memory.arenaBytes) {
+        words = memory.arenaWords;
+        w = off >>> 2;
+      } else {
+        words = memory.frameWords(Math.floor(ea / FRAME));
+        w = (ea & 4095) >> 2;
+      }
+      lo = words[w]!;
+      hi = words[w + 1]!;
       if (!codec.isPresent(lo, hi, level)) {
         const t = this.allocator.alloc(shape.tableBytes[d + 1]!);
-        this.newTables.push(t, ea, d + 1);
+        const nt = this.newTables;
+        const k = this.nNew;
+        nt[k] = t;
+        nt[k + 1] = ea;
+        nt[k + 2] = d + 1;
+        this.nNew = k + 3;
         const s = this.scratch;
         codec.encodeTable(t, level, s);
-        const ww = memory.frameWordsForWrite(pfn);
-        ww[w] = s.lo;
-        ww[w + 1] = s.hi;
+        this.writeEntry(ea, s.lo, s.hi);
+        lo = s.lo;
+        hi = s.hi;
         table = t;
       } else if (codec.isTable(lo, hi, level)) {
         table = codec.tableAddress(lo, hi, level);
@@ -608,6 +983,7 @@ export class RadixPageTable implements PageTable {
         throw this.exists(iova, lo, hi);
       }
     }
+    this.rememberTable(iova, depth, table, ea, lo, hi);
     return table;
   }
 
@@ -633,16 +1009,15 @@ export class RadixPageTable implements PageTable {
 
   /** Undoes a failed map: clears its leaves, restores replaced tables, frees the tables it allocated. */
   private rollbackMap(iova: number, end: number, pgsize: number, depth: number, span: number): void {
+    this.forgetTable();
     const shape = this.shape;
-    const memory = this.memory;
     for (let cur = iova; cur < end; cur += pgsize) {
       let table = this.rootAddress;
       for (let d = 0; d < depth; d++) {
         const level = shape.levelOf[d]!;
         const ea = table + (Math.floor(cur / shape.entrySize[d]!) & shape.mask[d]!) * 8;
-        const words = memory.frameWords(Math.floor(ea / FRAME));
-        const w = (ea & 4095) >> 2;
-        table = this.codec.tableAddress(words[w]!, words[w + 1]!, level);
+        const e = this.readEntry(ea);
+        table = this.codec.tableAddress(e.lo, e.hi, level);
       }
       let ea = table + (Math.floor(cur / shape.entrySize[depth]!) & shape.mask[depth]!) * 8;
       for (let s = 0; s < span; s++, ea += 8) this.writeEntry(ea, 0, 0);
@@ -651,11 +1026,11 @@ export class RadixPageTable implements PageTable {
     for (let i = r.length - 5; i >= 0; i -= 5) this.writeEntry(r[i]!, r[i + 1]!, r[i + 2]!);
     r.length = 0;
     const t = this.newTables;
-    for (let i = t.length - 3; i >= 0; i -= 3) {
+    for (let i = this.nNew - 3; i >= 0; i -= 3) {
       this.writeEntry(t[i + 1]!, 0, 0);
       this.allocator.free(t[i]!, shape.tableBytes[t[i + 2]!]!);
     }
-    t.length = 0;
+    this.nNew = 0;
   }
 
   /** A successful map frees the subtrees its leaves replaced (`arm_lpae_init_pte`). */
@@ -680,10 +1055,9 @@ export class RadixPageTable implements PageTable {
     const entries = shape.mask[depth]! + 1;
     for (let i = 0; i < entries; i++) {
       const ea = table + i * 8;
-      const words = this.memory.frameWords(Math.floor(ea / FRAME));
-      const w = (ea & 4095) >> 2;
-      const lo = words[w]!;
-      const hi = words[w + 1]!;
+      const e = this.readEntry(ea);
+      const lo = e.lo;
+      const hi = e.hi;
       if (!codec.isPresent(lo, hi, level)) continue;
       if (last || !codec.isTable(lo, hi, level)) return true;
       if (this.subtreeHasLeaf(codec.tableAddress(lo, hi, level), depth + 1)) return true;
@@ -692,7 +1066,17 @@ export class RadixPageTable implements PageTable {
   }
 
   private writeEntry(ea: number, lo: number, hi: number): void {
-    const words = this.memory.frameWordsForWrite(Math.floor(ea / FRAME));
+    const memory = this.memory;
+    const off = ea - memory.arenaBase;
+    if (off >= 0 && off < memory.arenaBytes) {
+      const w = off >>> 2;
+      memory.touchArena(w);
+      const arena = memory.arenaWords;
+      arena[w] = lo;
+      arena[w + 1] = hi;
+      return;
+    }
+    const words = memory.frameWordsForWrite(Math.floor(ea / FRAME));
     const w = (ea & 4095) >> 2;
     words[w] = lo;
     words[w + 1] = hi;
@@ -703,6 +1087,7 @@ export class RadixPageTable implements PageTable {
    * `gather` when one is given.
    */
   private freeSubtree(table: number, depth: number, iova: number, gather: UnmapGather | undefined): void {
+    this.forgetTable();
     const shape = this.shape;
     const codec = this.codec;
     if (depth < shape.depthCount - 1) {
@@ -710,10 +1095,9 @@ export class RadixPageTable implements PageTable {
       const entries = shape.mask[depth]! + 1;
       for (let i = 0; i < entries; i++) {
         const ea = table + i * 8;
-        const words = this.memory.frameWords(Math.floor(ea / FRAME));
-        const w = (ea & 4095) >> 2;
-        const lo = words[w]!;
-        const hi = words[w + 1]!;
+        const e = this.readEntry(ea);
+        const lo = e.lo;
+        const hi = e.hi;
         if (codec.isPresent(lo, hi, level) && codec.isTable(lo, hi, level)) {
           this.freeSubtree(
             codec.tableAddress(lo, hi, level),
@@ -736,6 +1120,44 @@ export class RadixPageTable implements PageTable {
   }
 
   unmapPages(iova: number, pgsize: number, pgcount: number, gather?: UnmapGather): number {
+    // One page of the size of the previous unmap, a leaf of exactly that size in the cached leaf
+    // table in the arena: cleared without the full path's calls (see mapPages). Its checks are the
+    // full path's, with the size ones already done for this size. Anything else takes the full path.
+    // (Kept under V8's 460-byte bytecode limit for inlining: mind what is added here.)
+    if (
+      pgsize === this.unmapFastSize &&
+      pgcount === 1 &&
+      this.unmapFastDepth === this.cacheDepth &&
+      Number.isSafeInteger(iova) &&
+      iova >= 0 &&
+      lowBits(iova, pgsize) === 0 &&
+      iova <= this.unmapFastIovaMax &&
+      Math.floor(iova * this.cacheInvSpan) === this.cacheKey
+    ) {
+      // The cached leaf table (cachedTable's checks, inline), entirely in the arena.
+      const arena = this.memory.arenaWords;
+      const tw = this.cacheTableW;
+      const pw = this.cacheWord;
+      if (tw >= 0 && arena[pw] === this.cacheLo && arena[pw + 1] === this.cacheHi) {
+        const w = tw + (Math.floor(iova * this.cacheInvEntry) & this.cacheMask) * 2;
+        const lo = arena[w]!;
+        const hi = arena[w + 1]!;
+        const codec = this.codec;
+        const level = this.cacheLevel;
+        if (!codec.isPresent(lo, hi, level)) return 0;
+        if (!codec.isTable(lo, hi, level) && codec.leafSize(lo, hi, level) === pgsize) {
+          // The entry's frame holds a present leaf, so it is resident: no touchArena needed.
+          arena[w] = 0;
+          arena[w + 1] = 0;
+          if (gather !== undefined) gather.addLeaf(iova, pgsize, level);
+          return pgsize;
+        }
+      }
+    }
+    return this.unmapPagesFull(iova, pgsize, pgcount, gather);
+  }
+
+  private unmapPagesFull(iova: number, pgsize: number, pgcount: number, gather?: UnmapGather): number {
     if (this.freed) throw new HwError("EINVAL", `${this.format}: table was freed`);
     const bit = sizeBit(pgsize);
     const depth = bit < 0 ? -1 : this.shape.depthOfBit[bit]!;
@@ -757,12 +1179,20 @@ export class RadixPageTable implements PageTable {
     }
     const g = gather ?? this.scratchGather();
     const span = this.shape.spanOfBit[bit]!;
+    // Validated: the next one-page unmap of this size may take the fast path.
+    this.unmapFastSize = span === 1 ? pgsize : -1;
+    this.unmapFastDepth = depth;
+    this.unmapFastIovaMax = this.shape.inputLimit - pgsize;
     const end = iova + size;
     let cur = iova;
     let done = 0;
     while (cur < end) {
       const left = Math.ceil((end - cur) / pgsize);
-      const n = this.unmapFrom(this.rootAddress, 0, cur, pgsize, depth, span, left, g);
+      const cached = depth > 0 ? this.cachedTable(cur, depth) : -1;
+      const n =
+        cached >= 0
+          ? this.unmapIn(cached, depth, cur, pgsize, span, left, g)
+          : this.unmapFrom(this.rootAddress, 0, cur, pgsize, depth, span, left, g);
       if (n === 0) break;
       done += n;
       cur = this.stepNext;
@@ -783,6 +1213,41 @@ export class RadixPageTable implements PageTable {
     return g;
   }
 
+  /** The entry at `ea` as halves in `this.scratch`: through the arena when it is there. */
+  private readEntry(ea: number): DescriptorHalves {
+    const memory = this.memory;
+    const out = this.scratch;
+    const off = ea - memory.arenaBase;
+    if (off >= 0 && off < memory.arenaBytes) {
+      const arena = memory.arenaWords;
+      const w = off >>> 2;
+      out.lo = arena[w]!;
+      out.hi = arena[w + 1]!;
+    } else {
+      const words = memory.frameWords(Math.floor(ea / FRAME));
+      const w = (ea & 4095) >> 2;
+      out.lo = words[w]!;
+      out.hi = words[w + 1]!;
+    }
+    return out;
+  }
+
+  /** {@link unmapFrom} already at the placement depth: `table` is the cached table there. */
+  private unmapIn(
+    table: number,
+    depth: number,
+    cur: number,
+    pgsize: number,
+    span: number,
+    left: number,
+    gather: UnmapGather,
+  ): number {
+    const idx = Math.floor(cur * this.shape.invEntrySize[depth]!) & this.shape.mask[depth]!;
+    const e = this.readEntry(table + idx * 8);
+    if (!this.codec.isPresent(e.lo, e.hi, this.shape.levelOf[depth]!)) return 0;
+    return this.unmapBatch(table, depth, idx, cur, pgsize, span, left, gather);
+  }
+
   /**
    * One `__arm_lpae_unmap`-style descent from `table` at depth `d`: returns bytes removed (0 at a hole
    * or a refused partial unmap) and leaves the next iova in `stepNext`.
@@ -799,20 +1264,26 @@ export class RadixPageTable implements PageTable {
   ): number {
     const shape = this.shape;
     const codec = this.codec;
-    const memory = this.memory;
+    let pea = -1;
+    let plo = 0;
+    let phi = 0;
     for (;;) {
       const level = shape.levelOf[d]!;
-      const es = shape.entrySize[d]!;
-      const idx = Math.floor(cur / es) & shape.mask[d]!;
+      const idx = Math.floor(cur * shape.invEntrySize[d]!) & shape.mask[d]!;
       const ea = table + idx * 8;
-      const words = memory.frameWords(Math.floor(ea / FRAME));
-      const w = (ea & 4095) >> 2;
-      const lo = words[w]!;
-      const hi = words[w + 1]!;
+      const e = this.readEntry(ea);
+      const lo = e.lo;
+      const hi = e.hi;
       if (!codec.isPresent(lo, hi, level)) return 0;
-      if (d === depth) return this.unmapBatch(table, d, idx, cur, pgsize, span, left, gather);
+      if (d === depth) {
+        if (pea >= 0) this.rememberTable(cur, depth, table, pea, plo, phi);
+        return this.unmapBatch(table, d, idx, cur, pgsize, span, left, gather);
+      }
       if (codec.isTable(lo, hi, level)) {
         table = codec.tableAddress(lo, hi, level);
+        pea = ea;
+        plo = lo;
+        phi = hi;
         d++;
         continue;
       }
@@ -833,17 +1304,15 @@ export class RadixPageTable implements PageTable {
   ): number {
     const shape = this.shape;
     const codec = this.codec;
-    const memory = this.memory;
     const level = shape.levelOf[d]!;
     const es = shape.entrySize[d]!;
     const n = Math.min(left, Math.floor((shape.mask[d]! + 1 - idx) / span));
     let done = 0;
     let ea = table + idx * 8;
     for (let i = 0; i < n; i++, ea += 8 * span) {
-      const words = memory.frameWords(Math.floor(ea / FRAME));
-      const w = (ea & 4095) >> 2;
-      const lo = words[w]!;
-      const hi = words[w + 1]!;
+      const e = this.readEntry(ea);
+      const lo = e.lo;
+      const hi = e.hi;
       const at = cur + i * pgsize;
       if (!codec.isPresent(lo, hi, level)) break;
       if (codec.isTable(lo, hi, level)) {
@@ -866,10 +1335,9 @@ export class RadixPageTable implements PageTable {
 
   private clearEntryAndSubtree(ea: number, d: number, iova: number, gather: UnmapGather): void {
     const level = this.shape.levelOf[d]!;
-    const words = this.memory.frameWords(Math.floor(ea / FRAME));
-    const w = (ea & 4095) >> 2;
-    const lo = words[w]!;
-    const hi = words[w + 1]!;
+    const e = this.readEntry(ea);
+    const lo = e.lo;
+    const hi = e.hi;
     this.writeEntry(ea, 0, 0);
     if (!this.codec.isPresent(lo, hi, level)) return;
     if (this.codec.isTable(lo, hi, level)) {
@@ -942,6 +1410,7 @@ export class RadixPageTable implements PageTable {
     const ces = shape.entrySize[cd]!;
     const entries = shape.mask[cd]! + 1;
     let t: number;
+    this.forgetTable();
     try {
       t = this.allocator.alloc(shape.tableBytes[cd]!);
     } catch (error) {
@@ -986,10 +1455,9 @@ export class RadixPageTable implements PageTable {
     for (let d = 0; d < shape.depthCount; d++) {
       const level = shape.levelOf[d]!;
       const ea = table + (Math.floor(a / shape.entrySize[d]!) & shape.mask[d]!) * 8;
-      const words = this.memory.frameWords(Math.floor(ea / FRAME));
-      const w = (ea & 4095) >> 2;
-      const lo = words[w]!;
-      const hi = words[w + 1]!;
+      const e = this.readEntry(ea);
+      const lo = e.lo;
+      const hi = e.hi;
       if (!codec.isPresent(lo, hi, level)) return 0n;
       if (d < shape.depthCount - 1 && codec.isTable(lo, hi, level)) {
         table = codec.tableAddress(lo, hi, level);
@@ -1006,6 +1474,8 @@ export class RadixPageTable implements PageTable {
 
   free(): void {
     if (this.freed) return;
+    this.mapFastSize = -1;
+    this.unmapFastSize = -1;
     this.freeSubtree(this.rootAddress, 0, 0, undefined);
     this.freed = true;
   }

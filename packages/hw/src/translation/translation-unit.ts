@@ -105,6 +105,12 @@ export class TranslationUnit {
   readonly #streams = new Map<number, StreamConfig>();
   readonly #stages = new WeakMap<StageConfig, ResolvedStage>();
   readonly #walkers = new Map<string, HwWalker>();
+  #lastStage: StageConfig | undefined;
+  #lastResolved: ResolvedStage | undefined;
+  // The stream translated last and its configuration: DMA bursts come from one stream at a time,
+  // and this skips the Map lookup. Cleared by setStream.
+  #lastStream = -1;
+  #lastConfig: StreamConfig | undefined;
   readonly #w1: WalkOut = createWalkOut();
   readonly #w2: WalkOut = createWalkOut();
   readonly #wf: WalkOut = createWalkOut();
@@ -152,6 +158,8 @@ export class TranslationUnit {
     if (!Number.isInteger(stream) || stream < 0 || stream > 0xffff_ffff) {
       throw new HwError("EINVAL", `${this.name}: stream id ${stream} is not a 32-bit unsigned integer`);
     }
+    this.#lastStream = -1;
+    this.#lastConfig = undefined;
     if (config === undefined) {
       this.#streams.delete(stream);
       return;
@@ -187,8 +195,14 @@ export class TranslationUnit {
   }
 
   #resolve(config: StageConfig, asid: number): ResolvedStage {
+    // Per-translation path: a one-entry memo in front of the WeakMap (whose lookup hashes).
+    if (config === this.#lastStage) return this.#lastResolved!;
     let r = this.#stages.get(config);
-    if (r) return r;
+    if (r) {
+      this.#lastStage = config;
+      this.#lastResolved = r;
+      return r;
+    }
     const key = `${config.format}/${config.ias}/${config.oas}/${config.granule ?? 4096}/${config.s2Concat ?? "mainline"}/${JSON.stringify(config.quirks ?? {})}`;
     let walker = this.#walkers.get(key);
     if (!walker) {
@@ -205,6 +219,8 @@ export class TranslationUnit {
     }
     r = { config, walker, root: toNumber(config.root, "table root"), asid };
     this.#stages.set(config, r);
+    this.#lastStage = config;
+    this.#lastResolved = r;
     return r;
   }
 
@@ -223,7 +239,12 @@ export class TranslationUnit {
   ): boolean {
     this.#stats.translations++;
     out.hit = false;
-    const config = this.#streams.get(stream);
+    let config = this.#lastConfig;
+    if (stream !== this.#lastStream || config === undefined) {
+      config = this.#streams.get(stream);
+      this.#lastStream = stream;
+      this.#lastConfig = config;
+    }
     if (config === undefined)
       return this.#fail(out, "bad-stream", stream, pasid, iova, access, 0, "cd", -1, 0, 0n);
     if (config.mode === "bypass") {

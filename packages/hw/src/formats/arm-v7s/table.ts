@@ -85,11 +85,22 @@ class V7sPageTable implements PageTable {
   }
 
   private rd(pa: number): number {
-    return this.memory.frameWords(Math.floor(pa / FRAME))[(pa % FRAME) >>> 2]!;
+    // Tables in the memory's arena: one indexed load, no frame lookup.
+    const memory = this.memory;
+    const off = pa - memory.arenaBase;
+    if (off >= 0 && off < memory.arenaBytes) return memory.arenaWords[off >>> 2]!;
+    return memory.frameWords(Math.floor(pa / FRAME))[(pa % FRAME) >>> 2]!;
   }
 
   private wr(pa: number, value: number): void {
-    this.memory.frameWordsForWrite(Math.floor(pa / FRAME))[(pa % FRAME) >>> 2] = value;
+    const memory = this.memory;
+    const off = pa - memory.arenaBase;
+    if (off >= 0 && off < memory.arenaBytes) {
+      memory.touchArena(off >>> 2);
+      memory.arenaWords[off >>> 2] = value;
+      return;
+    }
+    memory.frameWordsForWrite(Math.floor(pa / FRAME))[(pa % FRAME) >>> 2] = value;
   }
 
   private l1Slot(iova: number): number {

@@ -29,6 +29,9 @@ const REMAP_TYPE = [IOMMU_MMIO, IOMMU_MMIO, IOMMU_MMIO, IOMMU_MMIO, 0, IOMMU_MMI
 
 /** Reads the little-endian u32 at `pa` (4-byte aligned) without allocating. */
 export function readV7sWord(memory: PhysMemory, pa: number): number {
+  // Tables in the memory's arena: one indexed load, no frame lookup.
+  const off = pa - memory.arenaBase;
+  if (off >= 0 && off < memory.arenaBytes) return memory.arenaWords[off >>> 2]!;
   return memory.frameWords(Math.floor(pa / FRAME))[(pa % FRAME) >>> 2]!;
 }
 
