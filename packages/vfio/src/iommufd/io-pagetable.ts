@@ -33,6 +33,17 @@ interface Area {
   /** Byte offset of the area's first byte from `pages.base`. */
   offset: number;
   prot: number;
+  /** Pages of this area pinned by in-kernel users (ACCESS objects), counted per pinned page. */
+  accessPins: number;
+}
+
+/** An in-kernel user of an IO page table (an iommufd ACCESS object): told before its pages go. */
+export interface IoptAccessUser {
+  /**
+   * Called when `[iova, iova + length)` is about to be unmapped while some of it is pinned through
+   * the access (`iommufd_access_notify_unmap`); the user must unpin what it holds there.
+   */
+  unmap(iova: bigint, length: bigint): void;
 }
 
 interface Reserved extends IovaSpan {
@@ -52,8 +63,36 @@ export interface IoptMapRequest {
 
 /** The IO page table of one IOAS, from {@link createIoPagetable}. */
 export interface IoPagetable {
-  /** `iova_alignment`: the largest smallest page size of the domains, 1 without one. */
+  /**
+   * `iova_alignment`: the largest smallest page size of the domains, at least `PAGE_SIZE` while
+   * huge pages are disabled, else 1.
+   */
   readonly iovaAlignment: number;
+  /** Whether large pages may be used (`!disable_large_pages`). @default true */
+  readonly hugePages: boolean;
+  /**
+   * The HUGE_PAGES option: disabling forces `PAGE_SIZE` IOVA alignment and page-sized domain
+   * mappings, and fails with `EADDRINUSE` (nothing changed) when an area's IOVA, length or user
+   * offset is not page aligned; enabling always succeeds.
+   */
+  setHugePages(enabled: boolean): void;
+  /**
+   * `iopt_cut_iova`: splits the area containing `iova` (if any, and if `iova` is not already its
+   * start) into two areas sharing its pages. `EINVAL` when `iova` is not aligned to
+   * `iova_alignment` or to `PAGE_SIZE` within the area's pages. Used by the VFIO type1 (v1) compat.
+   */
+  cut(iova: bigint): void;
+  /**
+   * `iommufd_access_pin_pages`: pins the pages behind `[iova, iova + length)` for an in-kernel
+   * user. `EINVAL` for length 0 or a wrapping range; `ENOENT` when the range is not fully covered by
+   * contiguous areas; `EPERM` for a write pin of an area mapped without WRITEABLE; pin errors.
+   * Returns the physical address of each page.
+   */
+  accessPin(iova: bigint, length: bigint, write: boolean): number[];
+  /** `iommufd_access_unpin_pages`: drops the pins of an earlier {@link accessPin} of the same range. */
+  accessUnpin(iova: bigint, length: bigint): void;
+  /** Registers an in-kernel user to notify before pinned ranges are unmapped; returns the remover. */
+  addAccessUser(user: IoptAccessUser): () => void;
   /** Attached domains. */
   readonly domains: readonly IommuDomain[];
   /** Areas as `[iova, length]`, in IOVA order. */
@@ -108,6 +147,9 @@ export interface IoPagetable {
 const PAGE = 4096;
 const TWO53 = 2n ** 53n;
 
+const range = (first: number, end: number): number[] =>
+  Array.from({ length: end - first }, (_, k) => first + k);
+
 const intersects = (a: IovaSpan, start: bigint, last: bigint): boolean => a.start <= last && start <= a.last;
 
 /** `roundup_pow_of_two` for a positive bigint. */
@@ -123,9 +165,11 @@ export function createIoPagetable(core: IommuCore): IoPagetable {
   let reserved: Reserved[] = [];
   let allowed: IovaSpan[] = [];
   const domains: IommuDomain[] = [];
+  const accessUsers = new Set<IoptAccessUser>();
+  let hugePages = true;
 
   const alignment = (): number => {
-    let a = 1;
+    let a = hugePages ? 1 : PAGE;
     for (const d of domains) {
       const min = d.pgsizeBitmap & -d.pgsizeBitmap;
       if (min > a) a = min;
@@ -140,9 +184,11 @@ export function createIoPagetable(core: IommuCore): IoPagetable {
 
   /** Pins the pages `area` needs (shared pins counted once); all or nothing. */
   const pinArea = (area: Area): void => {
-    const { pages } = area;
-    const first = Math.floor(area.offset / PAGE);
-    const end = Math.ceil((area.offset + area.length) / PAGE);
+    pinIndexes(area.pages, Math.floor(area.offset / PAGE), Math.ceil((area.offset + area.length) / PAGE));
+  };
+
+  /** Takes one pin on pages `[first, end)` of `pages`, pinning in the process where none is held. */
+  const pinIndexes = (pages: Pages, first: number, end: number): void => {
     const done: number[] = [];
     try {
       let k = first;
@@ -155,6 +201,10 @@ export function createIoPagetable(core: IommuCore): IoPagetable {
         }
         let run = k;
         while (run < end && pages.pins[run] === 0) run++;
+        // A process that has exited has no mm left to pin from (iopt_pages reading a dead mm).
+        if (pages.process.exited) {
+          throw new IommuError("EFAULT", `pin: the process that mapped ${hex(pages.base)} has exited`);
+        }
         const pas = pages.process.pin(pages.base + k * PAGE, run - k, { write: pages.writable });
         for (let i = k; i < run; i++) {
           pages.pas[i] = pas[i - k]!;
@@ -194,7 +244,8 @@ export function createIoPagetable(core: IommuCore): IoPagetable {
       let k = 0;
       while (k < n) {
         let end = k + 1;
-        while (end < n && pages.pas[first + end] === pages.pas[first + end - 1]! + PAGE) end++;
+        // Without huge pages every page is its own mapping, so v1-style cuts never split a large one.
+        while (hugePages && end < n && pages.pas[first + end] === pages.pas[first + end - 1]! + PAGE) end++;
         core.map(domain, area.iova + k * PAGE, pages.pas[first + k]!, (end - k) * PAGE, prot);
         mapped = end * PAGE;
         k = end;
@@ -276,12 +327,48 @@ export function createIoPagetable(core: IommuCore): IoPagetable {
   };
 
   const coAligned = (iova: bigint, userVa: number): void => {
-    if (domains.length > 0 && Number(iova % BigInt(PAGE)) !== userVa % PAGE) {
+    if ((domains.length > 0 || !hugePages) && Number(iova % BigInt(PAGE)) !== userVa % PAGE) {
       throw new IommuError(
         "EINVAL",
         `IOAS_MAP: user address ${hex(userVa)} and iova ${hex(iova)} differ within a page`,
       );
     }
+  };
+
+  /** The pieces of the areas covering `[iova, iova + length)` contiguously; `ENOENT` for a gap. */
+  const cover = (iova: bigint, length: bigint, what: string): { area: Area; from: number; to: number }[] => {
+    if (length === 0n) throw new IommuError("EINVAL", `${what}: length 0`);
+    const last = iova + length - 1n;
+    if (last > U64_MAX) throw new IommuError("EOVERFLOW", `${what}: ${hex(iova)}+${hex(length)} wraps`);
+    const pieces: { area: Area; from: number; to: number }[] = [];
+    let cursor = iova;
+    for (const a of areas) {
+      const aStart = BigInt(a.iova);
+      const aLast = BigInt(a.iova + a.length - 1);
+      if (aLast < cursor || aStart > last) continue;
+      if (aStart > cursor) break;
+      const to = aLast < last ? aLast : last;
+      pieces.push({ area: a, from: Number(cursor - aStart), to: Number(to - aStart) + 1 });
+      cursor = to + 1n;
+      if (cursor > last) break;
+    }
+    if (cursor <= last)
+      throw new IommuError("ENOENT", `${what}: ${hex(iova)}+${hex(length)} is not fully mapped`);
+    return pieces;
+  };
+
+  /**
+   * Asks every access user to drop its pins in the pinned ones of `hit` (before they are unmapped);
+   * `EBUSY`, with nothing unmapped, when a pin survives the callbacks.
+   */
+  const releaseAccesses = (hit: readonly Area[]): void => {
+    for (const a of hit) {
+      if (a.accessPins === 0) continue;
+      for (const user of [...accessUsers]) user.unmap(BigInt(a.iova), BigInt(a.length));
+    }
+    const stuck = hit.find((a) => a.accessPins > 0);
+    if (stuck)
+      throw new IommuError("EBUSY", `IOAS_UNMAP: an access still pins the area at ${hex(stuck.iova)}`);
   };
 
   const self: IoPagetable = {
@@ -308,7 +395,14 @@ export function createIoPagetable(core: IommuCore): IoPagetable {
         pins: new Uint32Array(npages),
         pas: new Float64Array(npages),
       };
-      installArea({ iova: Number(at), length: Number(length), pages, offset: userVa - base, prot });
+      installArea({
+        iova: Number(at),
+        length: Number(length),
+        pages,
+        offset: userVa - base,
+        prot,
+        accessPins: 0,
+      });
       return at;
     },
 
@@ -324,6 +418,7 @@ export function createIoPagetable(core: IommuCore): IoPagetable {
           throw new IommuError("ENOENT", `IOAS_UNMAP: the area at ${hex(a.iova)} would be split`);
         }
       }
+      releaseAccesses(hit);
       let bytes = 0n;
       for (const a of hit) {
         bytes += BigInt(a.length);
@@ -333,33 +428,104 @@ export function createIoPagetable(core: IommuCore): IoPagetable {
     },
 
     unmapAll() {
+      const hit = areas.slice();
+      releaseAccesses(hit);
       let bytes = 0n;
-      for (const a of areas.slice()) {
+      for (const a of hit) {
         bytes += BigInt(a.length);
         removeArea(a);
       }
       return bytes;
     },
 
+    get hugePages() {
+      return hugePages;
+    },
+
+    setHugePages(enabled) {
+      if (enabled || !hugePages) {
+        hugePages = enabled;
+        return;
+      }
+      if (domains.length > 0 && areas.length > 0) {
+        throw new IommuError("EINVAL", "HUGE_PAGES: domains already hold mappings that may use large pages");
+      }
+      const bad = areas.find((a) => a.iova % PAGE !== 0 || a.length % PAGE !== 0 || a.offset % PAGE !== 0);
+      if (bad) {
+        throw new IommuError("EADDRINUSE", `HUGE_PAGES: the area at ${hex(bad.iova)} is not page aligned`);
+      }
+      hugePages = false;
+    },
+
+    cut(iova) {
+      const area = areas.find((a) => BigInt(a.iova) < iova && iova < BigInt(a.iova + a.length));
+      if (!area) return;
+      const head = Number(iova) - area.iova;
+      if (iova % BigInt(alignment()) !== 0n || (area.offset + head) % PAGE !== 0) {
+        throw new IommuError("EINVAL", `cut: ${hex(iova)} is not aligned`);
+      }
+      if (hugePages && domains.length > 0) {
+        throw new IommuError("EINVAL", `cut: ${hex(iova)} may lie inside a large page`);
+      }
+      if (area.accessPins > 0) throw new IommuError("EBUSY", `cut: the area at ${hex(area.iova)} is pinned`);
+      // Both halves keep their pages' pins: a page-aligned cut gives each page to exactly one half.
+      const tail: Area = {
+        ...area,
+        iova: area.iova + head,
+        length: area.length - head,
+        offset: area.offset + head,
+      };
+      area.length = head;
+      areas.splice(areas.indexOf(area) + 1, 0, tail);
+    },
+
+    accessPin(iova, length, write) {
+      const pieces = cover(iova, length, "access pin");
+      const done: { area: Area; first: number; end: number }[] = [];
+      try {
+        for (const p of pieces) {
+          if (write && (p.area.prot & IOMMU_WRITE) === 0) {
+            throw new IommuError("EPERM", `access pin: the area at ${hex(p.area.iova)} is not writeable`);
+          }
+          const first = Math.floor((p.area.offset + p.from) / PAGE);
+          const end = Math.ceil((p.area.offset + p.to) / PAGE);
+          pinIndexes(p.area.pages, first, end);
+          p.area.accessPins += end - first;
+          done.push({ area: p.area, first, end });
+        }
+      } catch (error) {
+        for (const d of done) {
+          releasePages(d.area.pages, range(d.first, d.end));
+          d.area.accessPins -= d.end - d.first;
+        }
+        throw error;
+      }
+      return done.flatMap((d) => range(d.first, d.end).map((i) => d.area.pages.pas[i]!));
+    },
+
+    accessUnpin(iova, length) {
+      const pieces = cover(iova, length, "access unpin").map((p) => ({
+        area: p.area,
+        first: Math.floor((p.area.offset + p.from) / PAGE),
+        end: Math.ceil((p.area.offset + p.to) / PAGE),
+      }));
+      const short = pieces.find((p) => p.area.accessPins < p.end - p.first);
+      if (short) throw new IommuError("EINVAL", `access unpin: ${hex(short.area.iova)} holds fewer pins`);
+      for (const p of pieces) {
+        releasePages(p.area.pages, range(p.first, p.end));
+        p.area.accessPins -= p.end - p.first;
+      }
+    },
+
+    addAccessUser(user) {
+      accessUsers.add(user);
+      return () => {
+        accessUsers.delete(user);
+      };
+    },
+
     copyTo(dst, srcIova, length, prot, dstIova) {
-      if (length === 0n) throw new IommuError("EINVAL", "IOAS_COPY: length 0");
-      const last = srcIova + length - 1n;
-      // The source must be covered by contiguous areas.
-      const pieces: { area: Area; from: number; to: number }[] = [];
-      let cursor = srcIova;
-      for (const a of areas) {
-        const aStart = BigInt(a.iova);
-        const aLast = BigInt(a.iova + a.length - 1);
-        if (aLast < cursor || aStart > last) continue;
-        if (aStart > cursor) break;
-        const to = aLast < last ? aLast : last;
-        pieces.push({ area: a, from: Number(cursor - aStart), to: Number(to - aStart) + 1 });
-        cursor = to + 1n;
-        if (cursor > last) break;
-      }
-      if (cursor <= last) {
-        throw new IommuError("ENOENT", `IOAS_COPY: ${hex(srcIova)}+${hex(length)} is not fully mapped`);
-      }
+      const pieces = cover(srcIova, length, "IOAS_COPY");
       const head = pieces[0]!;
       const target = dst as IoPagetable & {
         adopt(areas: Area[], length: bigint, hint: number, iova?: bigint): bigint;
@@ -371,6 +537,7 @@ export function createIoPagetable(core: IommuCore): IoPagetable {
           pages: p.area.pages,
           offset: p.area.offset + p.from,
           prot,
+          accessPins: 0,
         })),
         length,
         head.area.pages.base + head.area.offset + head.from,

@@ -121,7 +121,7 @@ export interface IommuIoasUnmap {
  * The generic part of every iommufd ioctl: reads `size`, applies the minimum-size and trailing-bytes
  * rules, and returns a view of `known` bytes (zero-extended when the caller's struct is shorter).
  */
-function readIommufd(bytes: Uint8Array, minSize: number, known: number, what: string): DataView {
+export function readIommufd(bytes: Uint8Array, minSize: number, known: number, what: string): DataView {
   needBytes(bytes, 4, what);
   const size = u32(view(bytes), 0);
   if (size < minSize) throw new IommuError("EINVAL", `${what}: size ${size} < minimum ${minSize}`);
