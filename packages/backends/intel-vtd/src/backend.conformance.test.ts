@@ -10,3 +10,13 @@ runBackendConformance(
   () => createIntelVtd({ addressWidth: 57, cap: (DEFAULT_VTD_CAP | (1n << 7n)) & ~(1n << 39n) }),
   { partialUnmap: "whole" },
 );
+
+// Scalable mode: PASID tables, RID_PASID entries; second stage by default, first stage on request.
+runBackendConformance("intel-vtd (scalable mode)", () => createIntelVtd({ scalableMode: true }), {
+  partialUnmap: "whole",
+});
+runBackendConformance(
+  "intel-vtd (scalable mode, first stage)",
+  () => createIntelVtd({ scalableMode: true, firstStage: true }),
+  { partialUnmap: "whole" },
+);

@@ -20,6 +20,7 @@ import type { VtdAddressWidths } from "./driver/agaw.js";
 import { createIntelIommuDriver } from "./driver/driver.js";
 import { createFaultHandler, type FaultHandler } from "./driver/fault-handler.js";
 import { initIntelIommu } from "./driver/intel-iommu.js";
+import { pasidEntryAddress, smContextAddress } from "./driver/pasid-setup.js";
 import { createVtdHardware, type VtdHardware } from "./hardware/vtd-hardware.js";
 import {
   capWithAddressWidth,
@@ -28,6 +29,7 @@ import {
   DEFAULT_VTD_CAP,
   DEFAULT_VTD_ECAP,
   DEFAULT_VTD_IOTLB,
+  DEFAULT_VTD_SM_ECAP,
   DEFAULT_VTD_VERSION,
   type IntelVtdOptions,
 } from "./options.js";
@@ -46,13 +48,25 @@ export interface IntelVtdBackend extends IommuBackend {
   readonly faultHandler: FaultHandler;
   /** Source id the unit sees for `device`'s DMA. */
   sourceId(device: IommuDevice): number;
-  /** Physical address of the context entry of `sid`, if its bus has a context table. */
+  /** Physical address of the context entry of `sid`, if its bus has a context table (32-byte entries in scalable mode). */
   contextEntryAddress(sid: number): number | undefined;
+  /** Scalable mode: whether paging domains use first-stage tables. */
+  readonly firstStage: boolean;
+  /** Scalable mode: physical address of `device`'s PASID directory. */
+  pasidDirectory(device: IommuDevice): number | undefined;
+  /** Scalable mode: physical address of `device`'s PASID table entry for `pasid`, if its table page exists. */
+  pasidEntryAddress(device: IommuDevice, pasid: number): number | undefined;
+  /**
+   * Submits raw descriptors through the driver's queue (`qi_submit_sync`, a wait descriptor
+   * appended), for tests and tools that flush caches by hand.
+   */
+  submitInvalidation(descriptors: readonly Uint8Array[]): void;
 }
 
 const REASONS: Record<string, DmaFaultReason> = {
   root: "blocked",
   context: "blocked",
+  pasid: "blocked",
   address: "aperture",
   translation: "unmapped",
   permission: "permission",
@@ -61,12 +75,27 @@ const REASONS: Record<string, DmaFaultReason> = {
 /** Creates a VT-d unit and its driver. Register the result with `core.registerIommu(backend)`. */
 export function createIntelVtd(options: IntelVtdOptions = {}): IntelVtdBackend {
   const name = options.name ?? "dmar0";
-  if (options.firstStage) {
+  const scalable = options.scalableMode ?? false;
+  const ecap = options.ecap ?? (scalable ? DEFAULT_VTD_SM_ECAP : DEFAULT_VTD_ECAP);
+  const flts = (ecap & (1n << 47n)) !== 0n;
+  const slts = (ecap & (1n << 46n)) !== 0n;
+  if (options.firstStage && !scalable) {
     throw new IommuError(
       "EOPNOTSUPP",
-      `${name}: first-stage paging domains need scalable mode (ECAP.SMTS, PASID tables), which this model does not implement`,
+      `${name}: first-stage paging domains need scalable mode; pass scalableMode: true as well`,
     );
   }
+  if (scalable && options.firstStage && !flts) {
+    throw new IommuError(
+      "EOPNOTSUPP",
+      `${name}: first-stage paging domains need ECAP.FLTS, which ecap 0x${ecap.toString(16)} does not report`,
+    );
+  }
+  if (scalable && !flts && !slts) {
+    throw new IommuError("EOPNOTSUPP", `${name}: ecap 0x${ecap.toString(16)} reports neither FLTS nor SLTS`);
+  }
+  // first_level_by_default, narrowed: first stage when asked for, or when it is the only one.
+  const firstStage = scalable && (options.firstStage === true || !slts);
   // By default the table region is the memory's dense window (fast walks); DMA buffers anywhere
   // else live in its sparse part.
   const memory =
@@ -77,18 +106,19 @@ export function createIntelVtd(options: IntelVtdOptions = {}): IntelVtdBackend {
   const hardware = createVtdHardware({
     memory,
     cap,
-    ecap: options.ecap ?? DEFAULT_VTD_ECAP,
+    ecap,
     version: options.version ?? DEFAULT_VTD_VERSION,
     iotlb: options.iotlb ?? DEFAULT_VTD_IOTLB,
     name,
   });
-  const iommu = initIntelIommu(name, hardware, memory, allocator);
+  const iommu = initIntelIommu(name, hardware, memory, allocator, scalable);
   const { driver, infoOf, deviceBySid } = createIntelIommuDriver(iommu, {
     instance: name,
     segment: options.segment ?? 0,
     rmrr: options.rmrr ?? [],
     rmrrRelaxable: options.rmrrRelaxable ?? (() => false),
     preBootProtection: options.preBootProtection ?? false,
+    firstStage,
   });
   let host: IommuHost | undefined;
   const faultHandler = createFaultHandler(iommu, deviceBySid, () => host);
@@ -101,15 +131,22 @@ export function createIntelVtd(options: IntelVtdOptions = {}): IntelVtdBackend {
   };
 
   const dma = (device: IommuDevice, request: DatapathRequest): DmaResult => {
-    if (request.pasid !== undefined) {
+    if (request.pasid !== undefined && !scalable) {
       throw new IommuError(
         "EOPNOTSUPP",
-        `${name}: requests with PASID need scalable mode, which is not modelled`,
+        `${name}: requests with PASID need scalable mode (createIntelVtd({ scalableMode: true }))`,
       );
     }
     const sid = sourceId(device);
     faultHandler.clearHandled();
-    const out = hardware.dma(sid, request.iova, request.length, request.write, request.data);
+    const out = hardware.dma(
+      sid,
+      request.iova,
+      request.length,
+      request.write,
+      request.data,
+      request.pasid ?? -1,
+    );
     if (out.ok) return { ok: true, data: out.data };
     const page = out.address - (out.address % 4096);
     const handled = faultHandler.handled.find(
@@ -142,9 +179,17 @@ export function createIntelVtd(options: IntelVtdOptions = {}): IntelVtdBackend {
     staleTranslation: (device, iova) => hardware.probeStale(sourceId(device), iova),
     sourceId,
     contextEntryAddress(sid) {
+      if (scalable) return smContextAddress(iommu, sid, false);
       const lo = memory.readU64(iommu.rootTable + (sid >>> 8) * 16);
       return lo & 1n ? Number(lo & ~0xfffn) + (sid & 0xff) * 16 : undefined;
     },
+    firstStage,
+    pasidDirectory: (device) => infoOf(device)?.pasidTable?.dir,
+    pasidEntryAddress(device, pasid) {
+      const info = infoOf(device);
+      return info ? pasidEntryAddress(iommu, info, pasid, false) : undefined;
+    },
+    submitInvalidation: (descriptors) => iommu.qi.submit(descriptors),
   };
 }
 

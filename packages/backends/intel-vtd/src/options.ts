@@ -32,6 +32,14 @@ export const DEFAULT_VTD_CAP =
  */
 export const DEFAULT_VTD_ECAP = (1n << 1n) | (1n << 6n) | (0xfn << 8n);
 
+/**
+ * Default ECAP_REG with `scalableMode: true`: {@link DEFAULT_VTD_ECAP} plus PSS = 19 (20-bit
+ * PASIDs, [39:35]), PASID (40), SMTS (43), SLTS (46) and FLTS (47), as QEMU's `x-scalable-mode`
+ * unit with first-stage support. No SMPWC, nesting, PRS or device-TLB.
+ */
+export const DEFAULT_VTD_SM_ECAP =
+  DEFAULT_VTD_ECAP | (19n << 35n) | (1n << 40n) | (1n << 43n) | (1n << 46n) | (1n << 47n);
+
 /** Default VER_REG: 1.0. */
 export const DEFAULT_VTD_VERSION = 0x10;
 
@@ -62,7 +70,7 @@ export interface IntelVtdOptions {
   tableAllocator?: PageAllocator;
   /** CAP_REG. @default {@link DEFAULT_VTD_CAP} */
   cap?: bigint;
-  /** ECAP_REG. @default {@link DEFAULT_VTD_ECAP} */
+  /** ECAP_REG. @default {@link DEFAULT_VTD_ECAP}, or {@link DEFAULT_VTD_SM_ECAP} with `scalableMode` */
   ecap?: bigint;
   /** VER_REG. @default 0x10 */
   version?: number;
@@ -72,8 +80,15 @@ export interface IntelVtdOptions {
    */
   addressWidth?: 39 | 48 | 57;
   /**
-   * Use first-stage (`intel-vtd-fs`) tables for paging domains. Needs scalable mode, which this
-   * model does not have: `true` is refused with `EOPNOTSUPP`. @default false
+   * Scalable mode (`intel_iommu=sm_on`): the driver sets RTADDR.TTM = 01b and programs
+   * scalable-mode context entries, PASID directories and PASID tables. Needs ECAP.SMTS (`EOPNOTSUPP`
+   * otherwise). @default false (legacy mode)
+   */
+  scalableMode?: boolean;
+  /**
+   * Use first-stage (`intel-vtd-fs`) tables for paging domains. Needs `scalableMode` and ECAP.FLTS
+   * (`EOPNOTSUPP` otherwise). A scalable-mode unit with FLTS but no SLTS uses first stage anyway.
+   * @default false
    */
   firstStage?: boolean;
   /** RMRRs of the ACPI DMAR table. @default none */

@@ -6,6 +6,8 @@
 import type { DriverDomain, IommuDevice } from "@iommu-sim/iommu";
 import { contextClear } from "./context-setup.js";
 import type { IntelIommu } from "./intel-iommu.js";
+import { IOMMU_NO_PASID } from "./pasid-entry.js";
+import { type PasidTable, pasidTearDown } from "./pasid-setup.js";
 
 /** A domain of this driver, as devices hold it. */
 export interface VtdDomain extends DriverDomain {
@@ -24,13 +26,20 @@ export interface DeviceInfo {
   readonly sids: readonly number[];
   /** The domain whose context entries are in place, if any (`info->domain`; identity included). */
   attached: VtdDomain | undefined;
+  /** Scalable mode: the device's PASID directory and tables (`info->pasid_table`). */
+  pasidTable?: PasidTable | undefined;
 }
 
-/** `device_block_translation`: clears every context entry of the device and leaves its domain. */
+/**
+ * `device_block_translation`: legacy mode clears every context entry of the device, scalable mode
+ * tears its RID_PASID entry down (the context entries keep pointing at the PASID table); then the
+ * device leaves its domain.
+ */
 export function blockTranslation(iommu: IntelIommu, info: DeviceInfo): void {
   const old = info.attached;
   if (old === undefined) return;
-  for (const sid of info.sids) contextClear(iommu, sid);
+  if (iommu.scalable) pasidTearDown(iommu, info, IOMMU_NO_PASID);
+  else for (const sid of info.sids) contextClear(iommu, sid);
   info.attached = undefined;
   old.deviceLeft(info);
 }

@@ -17,6 +17,7 @@ import {
 import { blockTranslation, type DeviceInfo, type VtdDomain } from "./device-info.js";
 import type { IntelIommu } from "./intel-iommu.js";
 import { createPagingDomain } from "./paging-domain.js";
+import { setupSmContext, teardownSmContext } from "./pasid-setup.js";
 import { type VtdRmrr, vtdResvRegions } from "./resv-regions.js";
 import { createBlockedDomain, createIdentityDomain } from "./static-domains.js";
 
@@ -36,6 +37,8 @@ export interface IntelIommuDriverConfig {
   readonly rmrrRelaxable: (device: IommuDevice) => boolean;
   /** `IOMMU_CAP_PRE_BOOT_PROTECTION` (`dmar_platform_optin()`). */
   readonly preBootProtection: boolean;
+  /** Paging domains use first-stage tables (scalable mode only). */
+  readonly firstStage: boolean;
 }
 
 /** The driver plus what the backend's datapath needs from it. */
@@ -57,7 +60,7 @@ export function createIntelIommuDriver(iommu: IntelIommu, config: IntelIommuDriv
     if (!i) throw new IommuError("ENODEV", `${device.name} is not behind ${config.instance}`);
     return i;
   };
-  const ctx = { iommu, info, owned };
+  const ctx = { iommu, info, owned, firstStage: config.firstStage };
 
   const driver: IommuDriver = {
     name: "intel-iommu",
@@ -77,12 +80,16 @@ export function createIntelIommuDriver(iommu: IntelIommu, config: IntelIommuDriv
       if (spec.ids.some((id) => !Number.isInteger(id) || id < 0 || id > 0xffff)) {
         throw new IommuError("ENODEV", `${device.name}: source ids must be 16-bit requester ids`);
       }
-      infos.set(device, { device, sids: [...spec.ids], attached: undefined });
+      const i: DeviceInfo = { device, sids: [...spec.ids], attached: undefined };
+      // Scalable mode: the PASID table and the context entries pointing at it exist from probe on.
+      if (iommu.scalable) setupSmContext(iommu, i);
+      infos.set(device, i);
     },
     releaseDevice(device) {
       const i = infos.get(device);
       if (!i) return;
       blockTranslation(iommu, i);
+      if (iommu.scalable) teardownSmContext(iommu, i);
       infos.delete(device);
     },
     domainAlloc(type) {

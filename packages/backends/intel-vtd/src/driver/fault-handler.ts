@@ -85,7 +85,7 @@ export function createFaultHandler(
           let reported: FaultResult | undefined;
           const info = deviceBySid(sid);
           const domain = info?.attached;
-          if (info && domain?.kind === "paging" && reason >= 0x4 && reason <= 0x6) {
+          if (info && domain?.kind === "paging" && isTranslationFault(reason)) {
             reported = host()?.reportFault(
               domain,
               info.device,
@@ -100,4 +100,21 @@ export function createFaultHandler(
       mmio.write32(DMAR_FSTS_REG, DMA_FSTS_PFO | DMA_FSTS_PPF | DMA_FSTS_PRO);
     },
   };
+}
+
+/**
+ * Reasons of translation faults, which the core's fault reporting sees: legacy 0x4-0x6; scalable
+ * mode 0x71 (first-stage entry not present), 0x79 (second-stage R = W = 0), 0x80 (not canonical),
+ * 0x83 (beyond the address width), 0x85 / 0x86 (no write / read permission).
+ */
+export function isTranslationFault(reason: number): boolean {
+  return (
+    (reason >= 0x4 && reason <= 0x6) ||
+    reason === 0x71 ||
+    reason === 0x79 ||
+    reason === 0x80 ||
+    reason === 0x83 ||
+    reason === 0x85 ||
+    reason === 0x86
+  );
 }

@@ -4,7 +4,13 @@
  * context-cache and IOTLB flushes that must follow it, the fault interrupt, translation enable. Also
  * the two flush primitives every path uses (`qi_flush_context`, `qi_flush_iotlb`).
  */
-import { encodeVtdDescriptor, type PageAllocator, type PhysMemory } from "@iommu-sim/hw";
+import {
+  encodeVtdDescriptor,
+  type PageAllocator,
+  type PhysMemory,
+  type RecordFields,
+  type VtdDescriptorName,
+} from "@iommu-sim/hw";
 import { IommuError } from "@iommu-sim/iommu";
 import { decodeVtdCapability, type VtdCapability } from "../capability.js";
 import {
@@ -35,6 +41,14 @@ const CAP_DRD = 1n << 55n;
 const CAP_ESRTPS = 1n << 63n;
 /** ECAP.QI (queued invalidation). */
 const ECAP_QI = 1n << 1n;
+/** ECAP.SMTS (scalable mode): 256-bit descriptors whenever the unit has it (`qi_shift`). */
+const ECAP_SMTS = 1n << 43n;
+/** RTADDR.TTM = 01b: scalable mode (`DMA_RTADDR_SMT`). */
+const DMA_RTADDR_SMT = 1n << 10n;
+/** PASID-cache invalidation granularity (`QI_PC_*`): all PASIDs of a domain, one PASID, global. */
+export const QI_PC = { ALL_PASIDS: 0, PASID_SEL: 1, GLOBAL: 3 } as const;
+/** PASID-IOTLB granularity (`QI_GRAN_*`): all non-global entries of a PASID, page-selective. */
+export const QI_GRAN = { NONG_PASID: 2, PSI_PASID: 3 } as const;
 
 /** One unit as the driver keeps it. */
 export interface IntelIommu {
@@ -52,6 +66,17 @@ export interface IntelIommu {
   readonly widths: VtdAddressWidths;
   /** Physical address of the root table. */
   readonly rootTable: number;
+  /** Scalable mode (`sm_supported`): RTADDR.TTM = 01b, PASID tables. */
+  readonly scalable: boolean;
+  /** Encodes a descriptor at the queue's width (256-bit with ECAP.SMTS). */
+  encode(name: VtdDescriptorName, fields: RecordFields): Uint8Array;
+  /**
+   * The PASID-based IOTLB descriptor (`qi_desc_piotlb`): page-selective with ADDR/AM/IH, or with
+   * `am` undefined all non-global entries of the PASID.
+   */
+  piotlbDescriptor(did: number, pasid: number, addr: number, am: number | undefined, ih: boolean): Uint8Array;
+  /** `qi_flush_pasid_cache`: one PASID-cache descriptor, then a wait. */
+  flushPasidCache(did: number, granularity: number, pasid: number): void;
   readonly domainIds: DomainIdAllocator;
   readonly qi: QueuedInvalidation;
   /** `flush_context` (`qi_flush_context`): one context-cache descriptor, then a wait. */
@@ -74,6 +99,7 @@ export function initIntelIommu(
   mmio: VtdMmio,
   memory: PhysMemory,
   allocator: PageAllocator,
+  scalable = false,
 ): IntelIommu {
   const capRaw = mmio.read64(0x08);
   const ecap = mmio.read64(0x10);
@@ -92,11 +118,20 @@ export function initIntelIommu(
   const warn = (message: string) => warnSink(message);
   const gcmd = { value: 0 };
   // intel_iommu_init_qi, then iommu_alloc_root_entry, then iommu_set_root_entry.
-  const qi = enableQueuedInvalidation(mmio, memory, allocator, gcmd, warn);
+  if (scalable && !(ecap & ECAP_SMTS)) {
+    throw new IommuError(
+      "EOPNOTSUPP",
+      `${name}: scalable mode needs ECAP.SMTS, which the unit does not report`,
+    );
+  }
+  const width = ecap & ECAP_SMTS ? 256 : 128;
+  const qi = enableQueuedInvalidation(mmio, memory, allocator, gcmd, warn, width === 256);
   const rootTable = allocator.alloc(4096);
+  const encode = (descriptor: VtdDescriptorName, fields: RecordFields) =>
+    encodeVtdDescriptor(descriptor, fields, { width });
 
   const iotlbDescriptor = (did: number, addr: number, am: number, ih: boolean, granularity: number) =>
-    encodeVtdDescriptor("iotlb", {
+    encode("iotlb", {
       g: granularity,
       dr: (capRaw & CAP_DRD) !== 0n,
       dw: (capRaw & CAP_DWD) !== 0n,
@@ -116,10 +151,20 @@ export function initIntelIommu(
     cap,
     widths,
     rootTable,
+    scalable,
+    encode,
+    piotlbDescriptor(did, pasid, addr, am, ih) {
+      return am === undefined
+        ? encode("pasid-iotlb", { g: QI_GRAN.NONG_PASID, did, pasid })
+        : encode("pasid-iotlb", { g: QI_GRAN.PSI_PASID, did, pasid, am, ih, addr: BigInt(addr) });
+    },
+    flushPasidCache(did, granularity, pasid) {
+      qi.submit([encode("pasid-cache", { g: granularity, did, pasid })]);
+    },
     domainIds: createDomainIdAllocator(cap.domainIds, name),
     qi,
     flushContext(did, sid, fm, granularity) {
-      qi.submit([encodeVtdDescriptor("context-cache", { g: granularity, did, sid, fm })]);
+      qi.submit([encode("context-cache", { g: granularity, did, sid, fm })]);
     },
     flushIotlb(did, addr, am, ih, granularity) {
       qi.submit([iotlbDescriptor(did, addr, am, ih, granularity)]);
@@ -135,7 +180,7 @@ export function initIntelIommu(
     },
   };
 
-  mmio.write64(DMAR_RTADDR_REG, BigInt(rootTable));
+  mmio.write64(DMAR_RTADDR_REG, BigInt(rootTable) | (scalable ? DMA_RTADDR_SMT : 0n));
   mmio.write32(DMAR_GCMD_REG, gcmd.value | DMA_GCMD_SRTP);
   if (!(mmio.read32(DMAR_GSTS_REG) & DMA_GCMD_SRTP))
     throw new IommuError("EIO", `${name}: root table pointer not set`);

@@ -1,10 +1,15 @@
 /**
- * A second-stage paging domain (Linux `paging_domain_alloc` with `intel_iommu_ops`'s
- * `default_domain_ops`): an `intel-vtd-ss` table with `agaw_to_level(iommu->agaw)` levels and the
- * aperture `[0, 2^gaw - 1]`; a domain id allocated on first attach; strict invalidation by
- * page-selective IOTLB descriptors (`cache_tag_flush_range`) with the address and mask of
- * `calculate_psi_aligned_address`, falling back to domain-selective when CAP.PSI is clear or the mask
- * exceeds CAP.MAMV; `flush_iotlb_all` as a domain-selective flush (`cache_tag_flush_all`).
+ * A paging domain (Linux `paging_domain_alloc` with `intel_iommu_ops`'s `default_domain_ops`).
+ * Second stage: an `intel-vtd-ss` table with `agaw_to_level(iommu->agaw)` levels and the aperture
+ * `[0, 2^gaw - 1]`; strict invalidation by page-selective IOTLB descriptors (`cache_tag_flush_range`)
+ * with the address and mask of `calculate_psi_aligned_address`, falling back to domain-selective when
+ * CAP.PSI is clear or the mask exceeds CAP.MAMV; `flush_iotlb_all` as a domain-selective flush
+ * (`cache_tag_flush_all`). First stage (scalable mode, `intel_iommu_domain_alloc_first_stage`): an
+ * `intel-vtd-fs` table, 5 levels when the unit's agaw is 57-bit and CAP.FL5LP, else 4, aperture the
+ * lower canonical half; invalidation by PASID-based IOTLB descriptors (`qi_desc_piotlb`: same
+ * ADDR/AM, no CAP.MAMV fallback; all of the PASID for `flush_iotlb_all`). In scalable mode attach
+ * writes the device's RID_PASID entry instead of context entries. A domain id is allocated on first
+ * attach either way.
  */
 import { createPageTable, type PageTable, UnmapGather, vtdPsiAddressMask } from "@iommu-sim/hw";
 import {
@@ -19,6 +24,8 @@ import {
 import { contextMapSecondStage } from "./context-setup.js";
 import { blockTranslation, type DeviceInfo, type VtdDomain } from "./device-info.js";
 import { type IntelIommu, TLB } from "./intel-iommu.js";
+import { IOMMU_NO_PASID, PASID_ENTRY_PGTT_FL_ONLY, PASID_ENTRY_PGTT_SL_ONLY } from "./pasid-entry.js";
+import { pasidSetup } from "./pasid-setup.js";
 
 /** What a paging domain needs from its driver. */
 export interface PagingDomainContext {
@@ -27,11 +34,18 @@ export interface PagingDomainContext {
   info(device: IommuDevice): DeviceInfo;
   /** Domains of this driver still allocated. */
   readonly owned: Set<VtdDomain>;
+  /** Use first-stage tables (scalable mode; checked against ECAP.FLTS by the backend). */
+  readonly firstStage: boolean;
 }
+
+/** ECAP.SMPWC: scalable-mode page walks snoop (`pasid_set_page_snoop`). */
+const ECAP_SMPWC = 1n << 48n;
 
 /** A paging domain with its table visible (tests, dumps). */
 export interface VtdPagingDomain extends VtdDomain {
   readonly table: PageTable;
+  /** `domain->use_first_level`: the table is `intel-vtd-fs`. */
+  readonly firstStage: boolean;
 }
 
 /** `superpage` sizes: 2 MiB and 1 GiB as CAP.SLLPS allows (`cap_super_page_val`). */
@@ -46,19 +60,31 @@ function pgsizeBitmapOf(iommu: IntelIommu): number {
 export function createPagingDomain(ctx: PagingDomainContext): VtdPagingDomain {
   const { iommu } = ctx;
   const { widths } = iommu;
+  const firstStage = ctx.firstStage && iommu.scalable;
+  // First stage: 5 levels only when the unit is 57-bit and has CAP.FL5LP; 1 GiB pages with FL1GP.
+  const fiveLevel = firstStage && widths.gaw > 48 && iommu.cap.firstStage5Level;
   let table: PageTable;
   try {
-    table = createPageTable("intel-vtd-ss", {
-      memory: iommu.memory,
-      allocator: iommu.allocator,
-      ias: widths.tableWidth,
-      oas: Math.min(iommu.memory.addressBits, 52),
-      pgsizeBitmap: pgsizeBitmapOf(iommu),
-    });
+    table = firstStage
+      ? createPageTable("intel-vtd-fs", {
+          memory: iommu.memory,
+          allocator: iommu.allocator,
+          ias: fiveLevel ? 57 : 48,
+          oas: Math.min(iommu.memory.addressBits, 52),
+          pgsizeBitmap: 0x1000 + 0x20_0000 + (iommu.cap.firstStage1G ? 0x4000_0000 : 0),
+        })
+      : createPageTable("intel-vtd-ss", {
+          memory: iommu.memory,
+          allocator: iommu.allocator,
+          ias: widths.tableWidth,
+          oas: Math.min(iommu.memory.addressBits, 52),
+          pgsizeBitmap: pgsizeBitmapOf(iommu),
+        });
   } catch (error) {
     throw asIommuError(error, `${iommu.name}: paging domain allocation`);
   }
-  const apertureEnd = 2 ** widths.gaw - 1;
+  const apertureBits = firstStage ? table.geometry.ias : widths.gaw;
+  const apertureEnd = 2 ** apertureBits - 1;
   const devices = new Set<DeviceInfo>();
   const scratch = new UnmapGather();
   // Gathers whose unmaps freed page-table pages: their flush must not carry IH (leaf only).
@@ -69,6 +95,10 @@ export function createPagingDomain(ctx: PagingDomainContext): VtdPagingDomain {
   const flushRange = (start: number, last: number, ih: boolean): void => {
     if (did === undefined) return;
     const { address, am } = vtdPsiAddressMask(start, last - start + 1);
+    if (firstStage) {
+      iommu.qi.submit([iommu.piotlbDescriptor(did, IOMMU_NO_PASID, Number(address), am, ih)]);
+      return;
+    }
     const descriptor =
       !iommu.cap.pageSelectiveInvalidation || am > iommu.cap.maxAddressMask
         ? iommu.iotlbDescriptor(did, 0, 0, false, TLB.DSI)
@@ -79,6 +109,7 @@ export function createPagingDomain(ctx: PagingDomainContext): VtdPagingDomain {
   const domain: VtdPagingDomain = {
     kind: "paging",
     table,
+    firstStage,
     pageTable: table,
     pgsizeBitmap: table.geometry.pgsizeBitmapNumber,
     geometry: { apertureStart: 0, apertureEnd, forceAperture: true },
@@ -96,7 +127,27 @@ export function createPagingDomain(ctx: PagingDomainContext): VtdPagingDomain {
       devices.add(info);
       info.attached = domain;
       try {
-        for (const sid of info.sids) contextMapSecondStage(iommu, sid, did, table.rootAddress, widths.agaw);
+        const pageWalkSnoop = (iommu.ecap & ECAP_SMPWC) !== 0n;
+        if (firstStage) {
+          pasidSetup(iommu, info, IOMMU_NO_PASID, {
+            pgtt: PASID_ENTRY_PGTT_FL_ONLY,
+            flptr: table.rootAddress,
+            fiveLevel,
+            did,
+            aw: widths.agaw,
+            pageWalkSnoop,
+          });
+        } else if (iommu.scalable) {
+          pasidSetup(iommu, info, IOMMU_NO_PASID, {
+            pgtt: PASID_ENTRY_PGTT_SL_ONLY,
+            slptptr: table.rootAddress,
+            did,
+            aw: widths.agaw,
+            pageWalkSnoop,
+          });
+        } else {
+          for (const sid of info.sids) contextMapSecondStage(iommu, sid, did, table.rootAddress, widths.agaw);
+        }
       } catch (error) {
         blockTranslation(iommu, info);
         throw asIommuError(error, `${iommu.name}: attach ${device.name}`);
@@ -114,7 +165,7 @@ export function createPagingDomain(ctx: PagingDomainContext): VtdPagingDomain {
       if (iova + size - 1 > apertureEnd) {
         throw new IommuError(
           "ERANGE",
-          `${iommu.name}: iova ${hex(iova)}+${hex(size)} is beyond the domain's ${widths.gaw}-bit address width`,
+          `${iommu.name}: iova ${hex(iova)}+${hex(size)} is beyond the domain's ${apertureBits}-bit address width`,
         );
       }
       try {
@@ -146,7 +197,11 @@ export function createPagingDomain(ctx: PagingDomainContext): VtdPagingDomain {
     },
     flushIotlbAll() {
       if (did === undefined) return;
-      iommu.qi.submit([iommu.iotlbDescriptor(did, 0, 0, false, TLB.DSI)]);
+      iommu.qi.submit([
+        firstStage
+          ? iommu.piotlbDescriptor(did, IOMMU_NO_PASID, 0, undefined, false)
+          : iommu.iotlbDescriptor(did, 0, 0, false, TLB.DSI),
+      ]);
     },
     iotlbSyncMap(iova, size) {
       // cache_tag_flush_range_np: only Caching Mode hardware caches not-present entries.

@@ -20,7 +20,7 @@ import {
 } from "../hardware/registers.js";
 import type { VtdMmio } from "./mmio.js";
 
-/** Descriptors in the legacy queue (`QI_LENGTH`). */
+/** Descriptors in the queue (`QI_LENGTH`): one page of 128-bit ones, two of 256-bit ones. */
 export const QI_LENGTH = 256;
 /** `desc_status` values. */
 export const QI_FREE = 0;
@@ -52,19 +52,32 @@ export function enableQueuedInvalidation(
   allocator: PageAllocator,
   gcmd: { value: number },
   warn: (message: string) => void,
+  wide = false,
 ): QueuedInvalidation {
-  const queue = allocator.alloc(QI_LENGTH * 16);
+  // With ECAP.SMTS descriptors are 256 bits (`qi_shift` 5) and the ring two pages (IQA.DW, QS = 1).
+  const shift = wide ? 5 : 4;
+  const bytes = 1 << shift;
+  const queue = allocator.alloc(QI_LENGTH * bytes);
   const status = allocator.alloc(QI_LENGTH * 4);
   let freeHead = 0;
   let submissions = 0;
   mmio.write32(DMAR_IQT_REG, 0);
-  mmio.write64(DMAR_IQA_REG, BigInt(queue));
+  mmio.write64(DMAR_IQA_REG, BigInt(queue) | (wide ? (1n << 11n) | 1n : 0n));
   gcmd.value |= DMA_GCMD_QIE;
   mmio.write32(DMAR_GCMD_REG, gcmd.value);
   if (!(mmio.read32(DMAR_GSTS_REG) & DMA_GCMD_QIE))
     throw new IommuError("EIO", "queued invalidation did not enable");
 
-  const slot = (index: number) => queue + (index % QI_LENGTH) * 16;
+  const slot = (index: number) => queue + (index % QI_LENGTH) * bytes;
+  // A 128-bit descriptor in a 256-bit slot: the upper half is zero.
+  const put = (index: number, descriptor: Uint8Array) => {
+    if (descriptor.length === bytes) memory.write(slot(index), descriptor);
+    else {
+      const padded = new Uint8Array(bytes);
+      padded.set(descriptor);
+      memory.write(slot(index), padded);
+    }
+  };
   const statusOf = (index: number) => status + (index % QI_LENGTH) * 4;
 
   return {
@@ -76,31 +89,31 @@ export function enableQueuedInvalidation(
       const index = freeHead;
       const waitIndex = (index + count) % QI_LENGTH;
       for (let i = 0; i < count; i++) {
-        memory.write(slot(index + i), descriptors[i]!);
+        put(index + i, descriptors[i]!);
         memory.writeU32(statusOf(index + i), QI_IN_USE);
       }
       memory.writeU32(statusOf(waitIndex), QI_IN_USE);
-      const wait = encodeVtdDescriptor("invalidation-wait", {
-        sw: true,
-        statusData: QI_DONE,
-        statusAddr: BigInt(statusOf(waitIndex)),
-      });
-      memory.write(slot(waitIndex), wait);
+      const wait = encodeVtdDescriptor(
+        "invalidation-wait",
+        { sw: true, statusData: QI_DONE, statusAddr: BigInt(statusOf(waitIndex)) },
+        { width: wide ? 256 : 128 },
+      );
+      put(waitIndex, wait);
       freeHead = (freeHead + count + 1) % QI_LENGTH;
-      mmio.write32(DMAR_IQT_REG, freeHead << 4);
+      mmio.write32(DMAR_IQT_REG, freeHead << shift);
 
       let error: IommuError | undefined;
       if (memory.readU32(statusOf(waitIndex)) !== QI_DONE) {
         // qi_check_fault: an invalid descriptor at the head of this submission.
         const fsts = mmio.read32(DMAR_FSTS_REG);
-        const head = (mmio.read32(DMAR_IQH_REG) >>> 4) & 0x7fff;
+        const head = (mmio.read32(DMAR_IQH_REG) >>> shift) & 0x7fff;
         if (fsts & DMA_FSTS_IQE && head === index) {
           const bad = memory.read(slot(head), 16);
           const view = new DataView(bad.buffer, bad.byteOffset, 16);
           warn(
             `DMAR: VT-d detected invalid descriptor: qw0 = ${view.getBigUint64(0, true).toString(16)}, qw1 = ${view.getBigUint64(8, true).toString(16)}`,
           );
-          memory.write(slot(head), wait);
+          put(head, wait);
           mmio.write32(DMAR_FSTS_REG, DMA_FSTS_IQE);
           error = new IommuError("EINVAL", "invalidation queue error: invalid descriptor");
         }

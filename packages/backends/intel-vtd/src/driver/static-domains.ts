@@ -8,7 +8,13 @@
 import { asIommuError, type IommuDevice } from "@iommu-sim/iommu";
 import { contextMapPassThrough } from "./context-setup.js";
 import { blockTranslation, type DeviceInfo, type VtdDomain } from "./device-info.js";
+import { FLPT_DEFAULT_DID } from "./domain-ids.js";
 import type { IntelIommu } from "./intel-iommu.js";
+import { IOMMU_NO_PASID, PASID_ENTRY_PGTT_PT } from "./pasid-entry.js";
+import { pasidSetup } from "./pasid-setup.js";
+
+/** ECAP.SMPWC: scalable-mode page walks snoop (`pasid_set_page_snoop`). */
+const ECAP_SMPWC = 1n << 48n;
 
 /** Creates an identity (pass-through) domain. */
 export function createIdentityDomain(
@@ -24,7 +30,15 @@ export function createIdentityDomain(
       blockTranslation(iommu, i);
       i.attached = domain;
       try {
-        for (const sid of i.sids) contextMapPassThrough(iommu, sid);
+        // Scalable mode: a pass-through RID_PASID entry (`intel_pasid_setup_pass_through`).
+        if (iommu.scalable) {
+          pasidSetup(iommu, i, IOMMU_NO_PASID, {
+            pgtt: PASID_ENTRY_PGTT_PT,
+            did: FLPT_DEFAULT_DID,
+            aw: iommu.widths.agaw,
+            pageWalkSnoop: (iommu.ecap & ECAP_SMPWC) !== 0n,
+          });
+        } else for (const sid of i.sids) contextMapPassThrough(iommu, sid);
       } catch (error) {
         blockTranslation(iommu, i);
         throw asIommuError(error, `${iommu.name}: identity attach ${device.name}`);

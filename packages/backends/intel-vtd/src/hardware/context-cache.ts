@@ -22,6 +22,14 @@ export interface CachedContext {
   readonly aw: number;
   /** Second-stage table root. */
   readonly ssptptr: number;
+  /** Scalable mode only: the context's PASID setup (PASIDDIRPTR, PDTS, RID_PASID, PASIDE). */
+  readonly scalable?: {
+    readonly pasidDir: number;
+    /** PASIDs the directory covers: 2^(PDTS + 7) entries of 64 PASIDs. */
+    readonly maxPasid: number;
+    readonly ridPasid: number;
+    readonly paside: boolean;
+  };
 }
 
 /** The context cache. */
@@ -37,8 +45,9 @@ export interface ContextCache {
   /**
    * Device-selective invalidation: entries tagged `did` whose source id matches `sid` under the
    * function mask `fm` (0: exact; 1, 2, 3: ignore function bits 2, 2:1, 2:0). Returns the ids dropped.
+   * `did` undefined matches any domain (scalable mode, where context entries carry none).
    */
-  invalidateDevice(sid: number, fm: number, did: number): number[];
+  invalidateDevice(sid: number, fm: number, did: number | undefined): number[];
   /** Entries cached. */
   readonly size: number;
 }
@@ -65,7 +74,7 @@ export function createContextCache(): ContextCache {
     invalidateDomain: (did) => dropWhere((_sid, entry) => entry.did === did),
     invalidateDevice(sid, fm, did) {
       const mask = ~fmMask(fm) & 0xffff;
-      return dropWhere((s, entry) => entry.did === did && (s & mask) === (sid & mask));
+      return dropWhere((s, entry) => (did === undefined || entry.did === did) && (s & mask) === (sid & mask));
     },
     get size() {
       return entries.size;

@@ -21,7 +21,7 @@ export type DescriptorExecutor = (descriptor: VtdDescriptor, raw: Uint8Array) =>
 export interface ConsumedDescriptor {
   /** Queue slot it was fetched from. */
   readonly index: number;
-  /** The raw 16 bytes. */
+  /** The raw 16 bytes (32 with IQA.DW, 256-bit descriptors). */
   readonly raw: Uint8Array;
   /** Decoded, or `undefined` when it did not decode (IQE). */
   readonly decoded: VtdDescriptor | undefined;
@@ -42,19 +42,27 @@ export interface InvalidationQueue {
 }
 
 const TWO32 = 2 ** 32;
+/** IQA.DW: descriptor width 256 bits (scalable mode; `qi_shift` 5). */
+const IQA_DW = 1 << 11;
 
-/** Creates the queue engine over the register words `regs` and `memory`. */
+/**
+ * Creates the queue engine over the register words `regs` and `memory`. `allowWide` (ECAP.SMTS):
+ * IQA.DW = 1 selects 256-bit descriptors (IQH/IQT in units of 32 bytes); otherwise DW = 1 is an
+ * invalidation queue error.
+ */
 export function createInvalidationQueue(
   regs: Uint32Array,
   memory: QueueMemory,
   execute: DescriptorExecutor,
   historyLimit = 1024,
+  allowWide = false,
 ): InvalidationQueue {
   const consumed: ConsumedDescriptor[] = [];
   let fetched = 0;
   const get64 = (offset: number) => regs[offset / 4]! + regs[offset / 4 + 1]! * TWO32;
+  let shift = 4;
   const setHead = (index: number) => {
-    regs[DMAR_IQH_REG / 4] = index << 4;
+    regs[DMAR_IQH_REG / 4] = index << shift;
     regs[DMAR_IQH_REG / 4 + 1] = 0;
   };
   return {
@@ -66,15 +74,24 @@ export function createInvalidationQueue(
       if (regs[DMAR_FSTS_REG / 4]! & DMA_FSTS_IQE) return;
       const iqa = get64(DMAR_IQA_REG);
       const base = iqa - (iqa % 4096);
-      const entries = 256 * 2 ** (regs[DMAR_IQA_REG / 4]! & 7);
-      const tail = (regs[DMAR_IQT_REG / 4]! >>> 4) & 0x7fff;
-      let head = (regs[DMAR_IQH_REG / 4]! >>> 4) & 0x7fff;
-      if (tail >= entries) {
+      // IQA.DW (bit 11): 256-bit descriptors, only where the unit reports ECAP.SMTS.
+      const wide = (regs[DMAR_IQA_REG / 4]! & IQA_DW) !== 0;
+      if (wide && !allowWide) {
+        regs[DMAR_FSTS_REG / 4] = regs[DMAR_FSTS_REG / 4]! | DMA_FSTS_IQE;
+        return;
+      }
+      shift = wide ? 5 : 4;
+      const bytes = 1 << shift;
+      const entries = (4096 * 2 ** (regs[DMAR_IQA_REG / 4]! & 7)) / bytes;
+      const iqt = regs[DMAR_IQT_REG / 4]!;
+      const tail = (iqt >>> shift) & 0x7fff;
+      let head = (regs[DMAR_IQH_REG / 4]! >>> shift) & 0x7fff;
+      if (tail >= entries || (wide && iqt & 0x10)) {
         regs[DMAR_FSTS_REG / 4] = regs[DMAR_FSTS_REG / 4]! | DMA_FSTS_IQE;
         return;
       }
       while (head !== tail) {
-        const raw = memory.read(base + head * 16, 16);
+        const raw = memory.read(base + head * bytes, bytes);
         fetched++;
         let decoded: VtdDescriptor | undefined;
         try {

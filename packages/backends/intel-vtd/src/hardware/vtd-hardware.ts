@@ -1,9 +1,12 @@
 /**
- * One VT-d DMA-remapping hardware unit (a DRHD), legacy (non-scalable) mode: a register window the
- * driver programs through MMIO, the root and context tables it reads from physical memory, a
- * context cache, the second-stage walk and IOTLB of `@iommu-sim/hw`'s translation unit, queued
- * invalidation, and primary fault recording with the fault event interrupt. It knows nothing of the
- * driver: everything it does follows from register writes and memory contents.
+ * One VT-d DMA-remapping hardware unit (a DRHD): a register window the driver programs through MMIO,
+ * the root and context tables it reads from physical memory, a context cache, the walk and IOTLB of
+ * `@iommu-sim/hw`'s translation unit, queued invalidation, and primary fault recording with the fault
+ * event interrupt. Legacy mode (RTADDR.TTM = 00b) translates through second-stage tables named by
+ * context entries; scalable mode (TTM = 01b, with ECAP.SMTS) through scalable-mode root and context
+ * entries, the PASID directory and PASID table entries (first stage, second stage or pass-through per
+ * PASID), with a PASID cache. It knows nothing of the driver: everything it does follows from
+ * register writes and memory contents.
  */
 import {
   createIotlb,
@@ -13,6 +16,7 @@ import {
   HwError,
   type IotlbOptions,
   type PhysMemory,
+  type StageConfig,
   type StreamConfig,
   type TranslationFault,
   type TranslationUnit,
@@ -23,6 +27,7 @@ import { type CachedContext, type ContextCache, createContextCache } from "./con
 import { readContextEntry, readRootEntry } from "./context-entry-decode.js";
 import { createFaultRecording, type FaultRecording } from "./fault-recording.js";
 import { createInvalidationQueue, type InvalidationQueue } from "./invalidation-queue.js";
+import { type CachedPasid, createPasidCache, type PasidCache } from "./pasid-cache.js";
 import {
   DMA_FECTL_IM,
   DMA_FECTL_IP,
@@ -51,6 +56,12 @@ import {
   PRIMARY_FAULT_REG_LEN,
   VTD_REGISTER_WINDOW,
 } from "./registers.js";
+import {
+  readPasidDirEntry,
+  readPasidEntry,
+  readSmContextEntry,
+  readSmRootEntry,
+} from "./scalable-entry-decode.js";
 
 /** Extended-capability bits the hardware model reads (VT-d specification 11.4.3). */
 export const ECAP = {
@@ -66,9 +77,23 @@ export const ECAP = {
   PT: 1n << 6n,
   /** SC: snoop control. */
   SC: 1n << 7n,
-  /** SMTS: scalable-mode translation supported (not modelled). */
+  /** PASID: requests with PASID supported. */
+  PASID: 1n << 40n,
+  /** SMTS: scalable-mode translation supported (RTADDR.TTM = 01b, 256-bit descriptors). */
   SMTS: 1n << 43n,
+  /** SLTS: second-stage translation in PASID entries (PGTT 2). */
+  SLTS: 1n << 46n,
+  /** FLTS: first-stage translation in PASID entries (PGTT 1). */
+  FLTS: 1n << 47n,
+  /** SMPWC: scalable-mode page walks are coherent. */
+  SMPWC: 1n << 48n,
 } as const;
+
+/** RTADDR.TTM (bits [11:10]) value selecting scalable mode (`DMA_RTADDR_SMT`). */
+export const RTADDR_TTM_SCALABLE = 1n << 10n;
+
+/** PASID table entry PGTT values (`PASID_ENTRY_PGTT_*`). */
+export const PGTT = { FIRST_STAGE: 1, SECOND_STAGE: 2, NESTED: 3, PASS_THROUGH: 4 } as const;
 
 /** Options of {@link createVtdHardware}. */
 export interface VtdHardwareOptions {
@@ -93,10 +118,10 @@ export type VtdDmaOutcome =
       readonly ok: false;
       /** First faulting address. */
       readonly address: number;
-      /** Fault reason code (0x1, 0x2, 0x3, 0x4, 0x5, 0x6, 0xa, 0xb). */
+      /** Fault reason code (legacy 0x1-0xb; scalable mode 0x30-0x90). */
       readonly reason: number;
       /** What went wrong, in architecture-neutral terms. */
-      readonly kind: "root" | "context" | "address" | "translation" | "permission";
+      readonly kind: "root" | "context" | "pasid" | "address" | "translation" | "permission";
       /** Whether a fault record was written (false with FPD set, or while PFO is set). */
       readonly recorded: boolean;
     };
@@ -105,6 +130,8 @@ export type VtdDmaOutcome =
 export interface VtdHardwareStats {
   /** Context entries read from memory (context-cache misses). */
   contextFetches: number;
+  /** PASID table entries read from memory (PASID-cache misses, scalable mode). */
+  pasidFetches: number;
   /** Descriptors executed from the invalidation queue. */
   descriptors: number;
   /** Faults recorded in fault recording registers. */
@@ -123,6 +150,10 @@ export interface VtdHardware {
   readonly translation: TranslationUnit;
   /** The context cache. */
   readonly contextCache: ContextCache;
+  /** The PASID cache (scalable mode). */
+  readonly pasidCache: PasidCache;
+  /** True once SRTP latched a root table with RTADDR.TTM = 01b on a unit with ECAP.SMTS. */
+  readonly scalable: boolean;
   /** The queued-invalidation engine (its `consumed` list is what the driver issued). */
   readonly invalidationQueue: InvalidationQueue;
   /** The fault recording registers. */
@@ -137,10 +168,20 @@ export interface VtdHardware {
   write64(offset: number, value: bigint): void;
   /** Connects the fault event interrupt (the MSI Linux's `dmar_fault` is bound to). */
   setFaultInterrupt(handler: (() => void) | undefined): void;
-  /** A device's transaction with source id `sid`: translate every page, then move the bytes. */
-  dma(sid: number, iova: number, length: number, write: boolean, data?: Uint8Array): VtdDmaOutcome;
+  /**
+   * A device's transaction with source id `sid` (and `pasid`, or -1 for a request without PASID):
+   * translate every page, then move the bytes.
+   */
+  dma(
+    sid: number,
+    iova: number,
+    length: number,
+    write: boolean,
+    data?: Uint8Array,
+    pasid?: number,
+  ): VtdDmaOutcome;
   /** True when the IOTLB still answers `iova` for `sid` although the tables no longer map it there. */
-  probeStale(sid: number, iova: number): boolean;
+  probeStale(sid: number, iova: number, pasid?: number): boolean;
   /** Counters. */
   stats(): VtdHardwareStats;
 }
@@ -153,7 +194,10 @@ const FSTS_W1C = DMA_FSTS_PFO | DMA_FSTS_IQE | DMA_FSTS_ICE | DMA_FSTS_ITE | DMA
 export function createVtdHardware(options: VtdHardwareOptions): VtdHardware {
   const { memory, cap, ecap, name } = options;
   const capability = decodeVtdCapability(cap);
-  if (ecap & ECAP.SMTS) throw new HwError("EOPNOTSUPP", `${name}: scalable mode (ECAP.SMTS) is not modelled`);
+  const hasSmts = (ecap & ECAP.SMTS) !== 0n;
+  const hasFlts = (ecap & ECAP.FLTS) !== 0n;
+  const hasSlts = (ecap & ECAP.SLTS) !== 0n;
+  const hasPasid = (ecap & ECAP.PASID) !== 0n;
   const hasPt = (ecap & ECAP.PT) !== 0n;
   const hasDt = (ecap & ECAP.DT) !== 0n;
   const hasQi = (ecap & ECAP.QI) !== 0n;
@@ -181,11 +225,15 @@ export function createVtdHardware(options: VtdHardwareOptions): VtdHardware {
 
   const stats: VtdHardwareStats = {
     contextFetches: 0,
+    pasidFetches: 0,
     descriptors: 0,
     faultsRecorded: 0,
     faultsSuppressed: 0,
   };
   const contextCache = createContextCache();
+  const pasidCache = createPasidCache();
+  let scalable = false;
+  let rootInvalid = false;
   const faultRecording = createFaultRecording(regs, capability.faultRecordOffset, capability.faultRecords);
   let rootTable = 0;
   let interrupt: (() => void) | undefined;
@@ -206,25 +254,32 @@ export function createVtdHardware(options: VtdHardwareOptions): VtdHardware {
     interrupt?.();
   };
 
-  const recordFault = (sid: number, address: number, reason: number, read: boolean): boolean => {
+  const recordFault = (sid: number, address: number, reason: number, read: boolean, pasid = -1): boolean => {
     const before = faultRecording.overflowed;
-    if (faultRecording.record({ sid, address, reason, read, pasid: -1 })) raiseEvent();
+    if (faultRecording.record({ sid, address, reason, read, pasid })) raiseEvent();
     const recorded = faultRecording.overflowed === before;
     if (recorded) stats.faultsRecorded++;
     return recorded;
   };
 
-  // The translation unit's faults (walks and permission checks) become fault records.
+  // The translation unit's faults (walks and permission checks) become fault records. In scalable
+  // mode `walking` says which PASID entry the walk belongs to and whether the request carried a PASID.
   let lastRecorded = false;
+  let walking: { pe: CachedPasid; requestPasid: number } | undefined;
   const sink = {
     record(fault: TranslationFault) {
       const ctx = contextCache.get(fault.stream);
-      if (ctx?.fpd) {
+      if (ctx?.fpd || walking?.pe.fpd) {
         stats.faultsSuppressed++;
         lastRecorded = false;
         return;
       }
       const write = (fault.access & DmaAccess.WRITE) !== 0;
+      if (walking) {
+        const reason = smTranslationReason(fault.kind, write, walking.pe.pgtt);
+        lastRecorded = recordFault(fault.stream, fault.iova, reason, !write, walking.requestPasid);
+        return;
+      }
       const reason = fault.kind === "address-size" ? 0x4 : write ? 0x5 : 0x6;
       lastRecorded = recordFault(fault.stream, fault.iova, reason, !write);
     },
@@ -246,9 +301,39 @@ export function createVtdHardware(options: VtdHardwareOptions): VtdHardware {
     ssptptr: 0,
   });
 
+  // Scalable mode, context-cache miss: the root entry's half for the devfn, then the 256-bit
+  // context entry (specification 3.4.3).
+  const fetchSmContext = (sid: number): CachedContext => {
+    const root = readSmRootEntry(memory, rootTable, sid >>> 8);
+    if (root.reserved) return invalid(0x3a);
+    const upper = (sid & 0xff) >= 0x80;
+    if (!(upper ? root.upperPresent : root.lowerPresent)) return invalid(0x39);
+    const ce = readSmContextEntry(memory, upper ? root.upperTable : root.lowerTable, sid & 0x7f);
+    if (!ce.present) return invalid(0x41);
+    if (ce.reserved) return invalid(0x42);
+    if (ce.dte && !hasDt) return invalid(0x43);
+    return {
+      valid: true,
+      faultReason: 0,
+      did: 0,
+      fpd: ce.fpd,
+      tt: 0,
+      aw: 0,
+      ssptptr: 0,
+      scalable: {
+        pasidDir: ce.pasidDir,
+        maxPasid: 2 ** (ce.pdts + 7) * 64,
+        ridPasid: ce.ridPasid,
+        paside: ce.paside,
+      },
+    };
+  };
+
   // Context-cache miss: root entry, then context entry, from memory (specification 3.4.2).
   const fetchContext = (sid: number): CachedContext => {
     stats.contextFetches++;
+    if (rootInvalid) return invalid(0x30);
+    if (scalable) return fetchSmContext(sid);
     const root = readRootEntry(memory, rootTable, sid >>> 8);
     if (root.reserved) return invalid(0xa);
     if (!root.present) return invalid(0x1);
@@ -274,7 +359,10 @@ export function createVtdHardware(options: VtdHardwareOptions): VtdHardware {
     const cached = contextCache.get(sid);
     if (cached) return cached;
     const ctx = fetchContext(sid);
-    if (ctx.valid) {
+    if (ctx.valid && ctx.scalable) {
+      contextCache.set(sid, ctx);
+      refreshStream(sid);
+    } else if (ctx.valid) {
       const config: StreamConfig =
         ctx.tt === 2
           ? { mode: "bypass" }
@@ -292,16 +380,117 @@ export function createVtdHardware(options: VtdHardwareOptions): VtdHardware {
     return ctx;
   };
 
+  const invalidPasid = (faultReason: number): CachedPasid => ({
+    valid: false,
+    faultReason,
+    did: 0,
+    fpd: false,
+    pgtt: 0,
+    limit: 0,
+    stage: undefined,
+  });
+
+  // PASID-cache miss: directory entry, then PASID table entry (specification 3.4.3, 9.5, 9.6).
+  const fetchPasid = (ctx: CachedContext, pasid: number): CachedPasid => {
+    stats.pasidFetches++;
+    const sm = ctx.scalable!;
+    const dir = readPasidDirEntry(memory, sm.pasidDir, pasid >>> 6);
+    if (!dir.present) return { ...invalidPasid(0x51), fpd: dir.fpd };
+    if (dir.reserved) return invalidPasid(0x52);
+    const pe = readPasidEntry(memory, dir.table, pasid & 0x3f);
+    if (!pe.present) return { ...invalidPasid(0x59), fpd: dir.fpd || pe.fpd };
+    const fpd = dir.fpd || pe.fpd;
+    if (pe.did >= capability.domainIds) return { ...invalidPasid(0x5b), fpd };
+    if (
+      pe.pgtt === PGTT.FIRST_STAGE &&
+      hasFlts &&
+      (pe.flpm === 0 || (pe.flpm === 1 && capability.firstStage5Level))
+    ) {
+      const ias = pe.flpm === 1 ? 57 : 48;
+      return {
+        valid: true,
+        faultReason: 0,
+        did: pe.did,
+        fpd,
+        pgtt: pe.pgtt,
+        // Lower canonical half only (hw's intel-vtd-fs): at or above 2^47 / 2^56 is non-canonical here.
+        limit: 2 ** (ias - 1),
+        stage: { format: "intel-vtd-fs", root: pe.flptr, ias, oas, asid: pe.did },
+      };
+    }
+    if (pe.pgtt === PGTT.SECOND_STAGE && hasSlts && pe.aw !== 0 && ((capability.sagaw >> pe.aw) & 1) === 1) {
+      const ias = agawToWidth(pe.aw);
+      return {
+        valid: true,
+        faultReason: 0,
+        did: pe.did,
+        fpd,
+        pgtt: pe.pgtt,
+        limit: Math.min(2 ** ias, mgawLimit),
+        stage: { format: "intel-vtd-ss", root: pe.slptptr, ias, oas, asid: pe.did },
+      };
+    }
+    if (pe.pgtt === PGTT.PASS_THROUGH && hasPt) {
+      return {
+        valid: true,
+        faultReason: 0,
+        did: pe.did,
+        fpd,
+        pgtt: pe.pgtt,
+        limit: mgawLimit,
+        stage: undefined,
+      };
+    }
+    // Nested (PGTT 3), reserved PGTT values, or a type the unit does not report.
+    return { ...invalidPasid(0x5b), fpd };
+  };
+
+  const lookupPasid = (sid: number, ctx: CachedContext, pasid: number): CachedPasid => {
+    const cached = pasidCache.get(sid, pasid);
+    if (cached) return cached;
+    const pe = fetchPasid(ctx, pasid);
+    if (pe.valid || capability.cachingMode) {
+      pasidCache.set(sid, pasid, pe);
+      if (pe.stage) refreshStream(sid);
+    }
+    return pe;
+  };
+
+  // The translation unit's view of a scalable-mode source id: one stage per cached PASID entry
+  // that walks tables. Rebuilt when the context or PASID cache fills or drops entries of `sid`;
+  // the IOTLB is untouched (it is invalidated only by descriptors).
+  function refreshStream(sid: number): void {
+    const ctx = contextCache.get(sid);
+    if (!ctx?.scalable) {
+      translation.setStream(sid, undefined);
+      return;
+    }
+    const pasids = new Map<number, StageConfig & { readonly asid: number }>();
+    for (const [pasid, e] of pasidCache.entriesOf(sid) ?? []) if (e.stage) pasids.set(pasid, e.stage);
+    translation.setStream(sid, { mode: "translate", pasids, noPasid: "abort" });
+  }
+  const refreshStreams = (sids: number[]) => {
+    for (const sid of sids) refreshStream(sid);
+  };
+
   const executeDescriptor = (d: VtdDescriptor): boolean => {
     stats.descriptors++;
     const f = d.fields;
     switch (d.name) {
       case "context-cache": {
         const g = f.g as number;
-        if (g === 1) dropContexts(contextCache.invalidateAll());
+        // Scalable-mode context entries carry no domain id: DID is ignored, and a domain-selective
+        // invalidation has nothing to select by, so it drops every context.
+        if (g === 1 || (g === 2 && scalable)) dropContexts(contextCache.invalidateAll());
         else if (g === 2) dropContexts(contextCache.invalidateDomain(f.did as number));
         else if (g === 3)
-          dropContexts(contextCache.invalidateDevice(f.sid as number, f.fm as number, f.did as number));
+          dropContexts(
+            contextCache.invalidateDevice(
+              f.sid as number,
+              f.fm as number,
+              scalable ? undefined : (f.did as number),
+            ),
+          );
         else return false;
         return true;
       }
@@ -334,6 +523,42 @@ export function createVtdHardware(options: VtdHardwareOptions): VtdHardware {
       case "device-tlb":
         // No device-TLB (ATS) is modelled: accepted as a no-op where the unit reports DT.
         return hasDt;
+      case "pasid-cache": {
+        if (!scalable) return false;
+        const g = f.g as number;
+        // G: 0 domain-selective, 1 PASID-selective within a domain, 3 global.
+        if (g === 0) refreshStreams(pasidCache.invalidate(f.did as number, undefined));
+        else if (g === 1) refreshStreams(pasidCache.invalidate(f.did as number, f.pasid as number));
+        else if (g === 3) refreshStreams(pasidCache.invalidate(undefined, undefined));
+        else return false;
+        return true;
+      }
+      case "pasid-iotlb": {
+        if (!scalable) return false;
+        const g = f.g as number;
+        const tlb = translation.iotlb;
+        const filter = { asid: f.did as number, pasid: f.pasid as number };
+        if (g === 2) tlb?.invalidateTags(filter);
+        else if (g === 3) {
+          const am = f.am as number;
+          // Linux never limits this mask by CAP.MAMV; masks past the model's 2^53 mean the whole PASID.
+          if (am > 40) tlb?.invalidateTags(filter);
+          else {
+            const size = 4096 * 2 ** am;
+            const addr = Number(f.addr as bigint);
+            tlb?.invalidateRange({
+              start: addr - (addr % size),
+              size,
+              filter,
+              leafOnly: f.ih as boolean,
+              pageSize: 4096,
+            });
+          }
+        } else return false;
+        return true;
+      }
+      case "pasid-device-tlb":
+        return scalable && hasDt;
       case "iec":
         return hasIr;
       default:
@@ -341,17 +566,23 @@ export function createVtdHardware(options: VtdHardwareOptions): VtdHardware {
         return false;
     }
   };
-  const invalidationQueue = createInvalidationQueue(regs, memory, executeDescriptor);
+  const invalidationQueue = createInvalidationQueue(regs, memory, executeDescriptor, 1024, hasSmts);
 
   const writeGcmd = (value: number) => {
     let gsts = regs[DMAR_GSTS_REG / 4]!;
     if (value & DMA_GCMD_SRTP) {
       const rta = get64(DMAR_RTADDR_REG);
       rootTable = rta - (rta % 4096);
+      // TTM [11:10]: 00b legacy, 01b scalable (needs ECAP.SMTS); anything else is not a table the
+      // unit can use, and every request faults "SM: Invalid Root Table Address".
+      const ttm = (rta % 4096) >>> 10;
+      scalable = ttm === 1 && hasSmts;
+      rootInvalid = ttm !== 0 && !scalable;
       gsts |= DMA_GCMD_SRTP;
       // CAP.ESRTPS: the SRTP flow itself invalidates the context cache and the IOTLB.
       if (cap >> 63n) {
         dropContexts(contextCache.invalidateAll());
+        refreshStreams(pasidCache.invalidate(undefined, undefined));
         translation.iotlb?.invalidateAll();
       }
     }
@@ -437,10 +668,12 @@ export function createVtdHardware(options: VtdHardwareOptions): VtdHardware {
     length: number,
     write: boolean,
     data?: Uint8Array,
+    pasid = -1,
   ): VtdDmaOutcome => {
     try {
-      return transact(sid, iova, length, write, data);
+      return transact(sid, iova, length, write, data, pasid);
     } finally {
+      walking = undefined;
       deliverEvent();
     }
   };
@@ -452,7 +685,8 @@ export function createVtdHardware(options: VtdHardwareOptions): VtdHardware {
     iova: number,
     length: number,
     write: boolean,
-    data?: Uint8Array,
+    data: Uint8Array | undefined,
+    requestPasid: number,
   ): VtdDmaOutcome => {
     pieces.length = 0;
     if (!(regs[DMAR_GSTS_REG / 4]! & DMA_GCMD_TE)) {
@@ -461,29 +695,21 @@ export function createVtdHardware(options: VtdHardwareOptions): VtdHardware {
     } else {
       const ctx = lookupContext(sid);
       if (!ctx.valid) {
-        const recorded = recordFault(sid, iova, ctx.faultReason, !write);
-        const kind = ctx.faultReason === 0x1 || ctx.faultReason === 0xa ? "root" : "context";
-        return { ok: false, address: iova, reason: ctx.faultReason, kind, recorded };
+        const recorded = recordFault(sid, iova, ctx.faultReason, !write, requestPasid);
+        const r = ctx.faultReason;
+        const kind = r === 0x1 || r === 0xa || r === 0x30 || r === 0x39 || r === 0x3a ? "root" : "context";
+        return { ok: false, address: iova, reason: r, kind, recorded };
       }
-      const access = write ? DmaAccess.WRITE : DmaAccess.READ;
-      let addr = iova;
-      const end = iova + length;
-      while (addr < end) {
-        if (ctx.tt !== 2 && addr >= mgawLimit) {
-          const recorded = ctx.fpd ? false : recordFault(sid, addr, 0x4, !write);
-          return { ok: false, address: addr, reason: 0x4, kind: "address", recorded };
-        }
-        if (!translation.translate(sid, addr, access, out)) {
-          const fault = translation.recentFaults[translation.recentFaults.length - 1]!;
-          const reason = fault.kind === "address-size" ? 0x4 : write ? 0x5 : 0x6;
-          const kind =
-            fault.kind === "permission" ? "permission" : reason === 0x4 ? "address" : "translation";
-          return { ok: false, address: addr, reason, kind, recorded: lastRecorded };
-        }
-        const pageEnd = addr - (addr % out.pageSize) + out.pageSize;
-        const n = Math.min(end, pageEnd) - addr;
-        pieces.push(out.outputAddress, n);
-        addr += n;
+      if (ctx.scalable) {
+        const outcome = translateScalable(sid, ctx, iova, length, write, requestPasid);
+        if (outcome) return outcome;
+      } else if (requestPasid >= 0) {
+        // Legacy mode has no PASIDs: "SM: TTM 0 for request with PASID".
+        const recorded = ctx.fpd ? false : recordFault(sid, iova, 0x31, !write, requestPasid);
+        return { ok: false, address: iova, reason: 0x31, kind: "pasid", recorded };
+      } else {
+        const outcome = translateLegacy(sid, ctx, iova, length, write);
+        if (outcome) return outcome;
       }
     }
     if (write) {
@@ -503,6 +729,92 @@ export function createVtdHardware(options: VtdHardwareOptions): VtdHardware {
       off += n;
     }
     return { ok: true, data: bytes };
+  };
+
+  // Scalable mode: the request's PASID (RID_PASID without one) selects a PASID entry, which walks
+  // a first- or second-stage table or passes through. Fills `pieces`; returns a fault outcome.
+  const translateScalable = (
+    sid: number,
+    ctx: CachedContext,
+    iova: number,
+    length: number,
+    write: boolean,
+    requestPasid: number,
+  ): VtdDmaOutcome | undefined => {
+    const sm = ctx.scalable!;
+    const fail = (address: number, reason: number, kind: "pasid" | "address", fpd: boolean) => {
+      const recorded = ctx.fpd || fpd ? false : recordFault(sid, address, reason, !write, requestPasid);
+      if (!recorded && (ctx.fpd || fpd)) stats.faultsSuppressed++;
+      return { ok: false as const, address, reason, kind, recorded };
+    };
+    if (requestPasid >= 0 && (!hasPasid || !sm.paside)) return fail(iova, 0x45, "pasid", false);
+    const pasid = requestPasid >= 0 ? requestPasid : sm.ridPasid;
+    if (pasid >= sm.maxPasid) return fail(iova, requestPasid >= 0 ? 0x46 : 0x48, "pasid", false);
+    const pe = lookupPasid(sid, ctx, pasid);
+    if (!pe.valid) return fail(iova, pe.faultReason, "pasid", pe.fpd);
+    const end = iova + length;
+    if (pe.stage === undefined) {
+      // Pass-through: output = input, up to the unit's MGAW.
+      if (end > pe.limit) return fail(Math.max(iova, pe.limit), 0x83, "address", pe.fpd);
+      pieces.push(iova, length);
+      return undefined;
+    }
+    const access = write ? DmaAccess.WRITE : DmaAccess.READ;
+    walking = { pe, requestPasid };
+    let addr = iova;
+    while (addr < end) {
+      if (addr >= pe.limit) {
+        // First stage: a lower-half address past the table's reach is not canonical.
+        const reason = pe.pgtt === PGTT.FIRST_STAGE ? 0x80 : 0x83;
+        return fail(addr, reason, "address", pe.fpd);
+      }
+      if (!translation.translate(sid, addr, access, out, pasid)) {
+        const fault = translation.recentFaults[translation.recentFaults.length - 1]!;
+        const reason = smTranslationReason(fault.kind, write, pe.pgtt);
+        const kind =
+          fault.kind === "permission"
+            ? "permission"
+            : fault.kind === "address-size"
+              ? "address"
+              : "translation";
+        return { ok: false, address: addr, reason, kind, recorded: lastRecorded };
+      }
+      const pageEnd = addr - (addr % out.pageSize) + out.pageSize;
+      const n = Math.min(end, pageEnd) - addr;
+      pieces.push(out.outputAddress, n);
+      addr += n;
+    }
+    walking = undefined;
+    return undefined;
+  };
+
+  const translateLegacy = (
+    sid: number,
+    ctx: CachedContext,
+    iova: number,
+    length: number,
+    write: boolean,
+  ): VtdDmaOutcome | undefined => {
+    const access = write ? DmaAccess.WRITE : DmaAccess.READ;
+    let addr = iova;
+    const end = iova + length;
+    while (addr < end) {
+      if (ctx.tt !== 2 && addr >= mgawLimit) {
+        const recorded = ctx.fpd ? false : recordFault(sid, addr, 0x4, !write);
+        return { ok: false, address: addr, reason: 0x4, kind: "address", recorded };
+      }
+      if (!translation.translate(sid, addr, access, out)) {
+        const fault = translation.recentFaults[translation.recentFaults.length - 1]!;
+        const reason = fault.kind === "address-size" ? 0x4 : write ? 0x5 : 0x6;
+        const kind = fault.kind === "permission" ? "permission" : reason === 0x4 ? "address" : "translation";
+        return { ok: false, address: addr, reason, kind, recorded: lastRecorded };
+      }
+      const pageEnd = addr - (addr % out.pageSize) + out.pageSize;
+      const n = Math.min(end, pageEnd) - addr;
+      pieces.push(out.outputAddress, n);
+      addr += n;
+    }
+    return undefined;
   };
 
   function checkOffset(offset: number, size: number): void {
@@ -525,6 +837,10 @@ export function createVtdHardware(options: VtdHardwareOptions): VtdHardware {
     capability,
     translation,
     contextCache,
+    pasidCache,
+    get scalable() {
+      return scalable;
+    },
     invalidationQueue,
     faultRecording,
     read32(offset) {
@@ -546,10 +862,25 @@ export function createVtdHardware(options: VtdHardwareOptions): VtdHardware {
       interrupt = handler;
     },
     dma,
-    probeStale(sid, iova) {
+    probeStale(sid, iova, pasid = -1) {
       if (!(regs[DMAR_GSTS_REG / 4]! & DMA_GCMD_TE)) return false;
-      return translation.probeStale(sid, iova).stale;
+      const sm = contextCache.get(sid)?.scalable;
+      const p = pasid >= 0 ? pasid : sm ? sm.ridPasid : -1;
+      return translation.probeStale(sid, iova, p).stale;
     },
     stats: () => ({ ...stats }),
   };
+}
+
+/**
+ * Scalable-mode fault reason of a failed walk or permission check (specification 7.1.3, Linux
+ * `dmar_fault_reason` names): first stage 0x71 (entry not present), 0x80 (not canonical); second
+ * stage 0x79 (R = W = 0, which is "not present" there); either stage 0x85 / 0x86 for a write / read
+ * the leaf does not permit.
+ */
+export function smTranslationReason(kind: string, write: boolean, pgtt: number): number {
+  if (kind === "permission") return write ? 0x85 : 0x86;
+  const fs = pgtt === PGTT.FIRST_STAGE;
+  if (kind === "address-size") return fs ? 0x80 : 0x83;
+  return fs ? 0x71 : 0x79;
 }
