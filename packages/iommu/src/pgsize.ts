@@ -54,12 +54,15 @@ export function pgsizeInto(
   size: number,
   out: PgsizeChoice,
 ): PgsizeChoice {
-  // Largest supported size that fits in `size` and to which both addresses are aligned.
-  const sizeLimit = 2 ** highBit(size);
+  // Largest supported size that fits in `size` and to which both addresses are aligned: the bound
+  // comes from bit positions once, so the scan below compares numbers (no modulo per size: a bitmap
+  // like AMD's has ~40 sizes and this runs for every map and unmap call).
+  // Address 0 is aligned to everything (the kernel skips the alignment mask when iova|paddr is 0).
+  const alignBit = Math.min(iova === 0 ? 64 : lowBit(iova), paddr === 0 ? 64 : lowBit(paddr));
+  const limit = 2 ** Math.min(highBit(size), alignBit);
   let idx = -1;
   for (let i = sizes.length - 1; i >= 0; i--) {
-    const s = sizes[i]!;
-    if (s <= sizeLimit && iova % s === 0 && paddr % s === 0) {
+    if (sizes[i]! <= limit) {
       idx = i;
       break;
     }
