@@ -333,19 +333,7 @@ export class TranslationUnit {
       perm = w.perm;
       level = w.level;
       if (!permits(w.perm, access))
-        return this.#fail(
-          out,
-          "permission",
-          stream,
-          pasid,
-          iova,
-          access,
-          1,
-          "in",
-          w.level,
-          0,
-          joinU64(w.descriptorLo, w.descriptorHi),
-        );
+        return this.#failAt(out, "permission", stream, pasid, iova, access, 1, "in", w, 0);
     }
     if (s2) {
       const w = this.#w2;
@@ -353,34 +341,10 @@ export class TranslationUnit {
       s2.walker.translate(s2.root, ipa, w);
       if (w.fault !== 0) {
         const kind = WALK_FAULT_NAMES[w.fault] ?? "translation";
-        return this.#fail(
-          out,
-          kind,
-          stream,
-          pasid,
-          iova,
-          access,
-          2,
-          "in",
-          w.level,
-          ipa,
-          joinU64(w.descriptorLo, w.descriptorHi),
-        );
+        return this.#failAt(out, kind, stream, pasid, iova, access, 2, "in", w, ipa);
       }
       if (!permits(w.perm, access)) {
-        return this.#fail(
-          out,
-          "permission",
-          stream,
-          pasid,
-          iova,
-          access,
-          2,
-          "in",
-          w.level,
-          ipa,
-          joinU64(w.descriptorLo, w.descriptorHi),
-        );
+        return this.#failAt(out, "permission", stream, pasid, iova, access, 2, "in", w, ipa);
       }
       output = w.outputAddress;
       if (s1) {
@@ -418,21 +382,25 @@ export class TranslationUnit {
       this.#fetchFaulted = false;
       const f = this.#wf;
       const kind = f.fault !== 0 ? (WALK_FAULT_NAMES[f.fault] ?? "translation") : "permission";
-      return this.#fail(
-        out,
-        kind,
-        stream,
-        pasid,
-        iova,
-        access,
-        2,
-        "tt",
-        f.level,
-        this.#fetchFaultIpa,
-        joinU64(f.descriptorLo, f.descriptorHi),
-      );
+      return this.#failAt(out, kind, stream, pasid, iova, access, 2, "tt", f, this.#fetchFaultIpa);
     }
     const kind = WALK_FAULT_NAMES[w.fault] ?? "translation";
+    return this.#failAt(out, kind, stream, pasid, iova, access, 1, "in", w, 0);
+  }
+
+  // A fault found while reading descriptor `w` (its level and raw value go into the record).
+  #failAt(
+    out: TranslateOut,
+    kind: TranslationFaultKind,
+    stream: number,
+    pasid: number,
+    iova: number,
+    access: number,
+    stage: 0 | 1 | 2,
+    cls: "in" | "tt" | "cd",
+    w: WalkOut,
+    ipa: number,
+  ): boolean {
     return this.#fail(
       out,
       kind,
@@ -440,10 +408,10 @@ export class TranslationUnit {
       pasid,
       iova,
       access,
-      1,
-      "in",
+      stage,
+      cls,
       w.level,
-      0,
+      ipa,
       joinU64(w.descriptorLo, w.descriptorHi),
     );
   }
