@@ -2,7 +2,13 @@
  * A small table-driven codec for fixed-size little-endian hardware records (commands, descriptors,
  * event and fault records): a layout lists each field's bit positions; encoding checks every value
  * fits, decoding checks the length, the opcode and (optionally) that no undefined bit is set.
- * Records are not on a hot path, so values are assembled as one bigint per record.
+ *
+ * `RecordFamily` compiles each layout once into per-32-bit-word pieces and encodes/decodes with
+ * number arithmetic over a scratch word buffer: the VT-d and AMD backends encode and decode a
+ * command and a wait per strict unmap, so a bigint per record dominated their unmap cost. Bigints
+ * appear only where a value itself needs them (a decoded field wider than 32 bits, which the public
+ * types promise as `bigint`, or an encoder input above 2^53). `encodeFields`/`decodeFields` keep the
+ * whole-record bigint form for callers that want it (fault records, tooling).
  */
 import { HwError } from "../errors.js";
 
@@ -223,6 +229,204 @@ export function u32sToRecord(words: readonly number[]): Uint8Array {
   return out;
 }
 
+/**
+ * A layout compiled for the word path. `chunks` holds, per piece of a field that stays inside one
+ * 32-bit record word and one 32-bit half of the value, five numbers: record word, shift in that
+ * word, value half (0 low, 1 high), shift in that half, and mask (width bits).
+ */
+interface CompiledField {
+  readonly spec: FieldSpec;
+  readonly chunks: readonly number[];
+  /** Bits of the value's low / high 32-bit half the field may hold (int32 bit patterns). */
+  readonly allowLo: number;
+  readonly allowHi: number;
+}
+
+interface CompiledLayout {
+  readonly layout: RecordLayout;
+  /** Code chunks (value is the code, high half unused). */
+  readonly codeChunks: readonly number[];
+  readonly fields: readonly CompiledField[];
+  readonly byName: ReadonlyMap<string, CompiledField>;
+  /** Fields with a non-zero default, applied when the encoder is not given them. */
+  readonly defaulted: readonly (readonly [CompiledField, number, number])[];
+  /** `definedMask` as 32-bit words (int32 bit patterns), {@link MAX_WORDS} long. */
+  readonly defined: Int32Array;
+}
+
+/** Records are at most 64 bytes; layouts or sizes beyond this take the bigint path. */
+const MAX_WORDS = 16;
+const TWO_32 = 4294967296;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const MAX_U64 = 0xffff_ffff_ffff_ffffn;
+// Scratch shared by every family, so a call allocates only its result: encode/decode are
+// synchronous and, while the words are live, only read the caller's field values (plain data; a
+// getter that re-entered the codec there would clobber them).
+const scratch = new Int32Array(MAX_WORDS);
+const scratchView = new DataView(new ArrayBuffer(8));
+
+function maskOf(width: number): number {
+  return width >= 32 ? -1 : (1 << width) - 1;
+}
+
+/** Cuts a part into pieces that stay within one record word and one value half. */
+function chunksOf(parts: readonly FieldPart[], out: number[]): boolean {
+  for (const p of parts) {
+    let at = p.at;
+    let from = p.from;
+    let left = p.width;
+    while (left > 0) {
+      const n = Math.min(left, 32 - (at & 31), 32 - (from & 31));
+      const word = at >>> 5;
+      const half = from >>> 5;
+      if (word >= MAX_WORDS || half > 1) return false;
+      out.push(word, at & 31, half, from & 31, maskOf(n));
+      at += n;
+      from += n;
+      left -= n;
+    }
+  }
+  return true;
+}
+
+/** The word-path form of a layout, or undefined when it does not fit (fields past 64 bits). */
+function compile(rec: RecordLayout): CompiledLayout | undefined {
+  const codeChunks: number[] = [];
+  if (rec.codeField.width > 32 || !chunksOf([rec.codeField], codeChunks)) return undefined;
+  const fields: CompiledField[] = [];
+  const defaulted: [CompiledField, number, number][] = [];
+  for (const spec of rec.fields) {
+    const chunks: number[] = [];
+    if (spec.highBit > 64 || !chunksOf(spec.parts, chunks)) return undefined;
+    const allow = (lo: number, hi: number) => (hi <= lo ? 0 : maskOf(hi - lo) << lo);
+    const f: CompiledField = {
+      spec,
+      chunks,
+      allowLo: allow(Math.min(spec.lowBit, 32), Math.min(spec.highBit, 32)),
+      allowHi: allow(Math.max(spec.lowBit, 32) - 32, Math.max(spec.highBit, 32) - 32),
+    };
+    fields.push(f);
+    const d = spec.defaultValue ?? 0n;
+    if (d) defaulted.push([f, Number(d & 0xffff_ffffn), Number((d >> 32n) & 0xffff_ffffn)]);
+  }
+  const defined = new Int32Array(MAX_WORDS);
+  for (let i = 0; i < MAX_WORDS; i++) defined[i] = Number((rec.definedMask >> BigInt(i * 32)) & 0xffff_ffffn);
+  return {
+    layout: rec,
+    codeChunks,
+    fields,
+    byName: new Map(fields.map((f) => [f.spec.name, f])),
+    defaulted,
+    defined,
+  };
+}
+
+/** ORs the value halves `lo`/`hi` into the scratch words along `chunks`. */
+function place(chunks: readonly number[], lo: number, hi: number): void {
+  for (let i = 0; i < chunks.length; i += 5) {
+    const v = chunks[i + 2] ? hi : lo;
+    scratch[chunks[i]!]! |= ((v >>> chunks[i + 3]!) & chunks[i + 4]!) << chunks[i + 1]!;
+  }
+}
+
+/** Encodes into `scratch` (cleared first); `EINVAL` as {@link encodeFields}. */
+function encodeWords(c: CompiledLayout, values: RecordFields, family: string): void {
+  scratch.fill(0);
+  place(c.codeChunks, c.layout.code, 0);
+  for (const name in values) {
+    const f = c.byName.get(name);
+    if (!f) throw new HwError("EINVAL", `${family} ${c.layout.name} has no field "${name}"`);
+    const given = values[name];
+    if (given === undefined) continue;
+    let lo = 0;
+    let hi = 0;
+    let ok = true;
+    if (typeof given === "boolean") lo = given ? 1 : 0;
+    else {
+      let n: number;
+      if (typeof given === "bigint" && given >= 0n && given <= MAX_SAFE) n = Number(given);
+      else if (typeof given === "number") n = given;
+      else n = -1;
+      if (n >= 0 && n <= Number.MAX_SAFE_INTEGER && Number.isInteger(n)) {
+        if (n < TWO_32) lo = n;
+        else {
+          lo = n % TWO_32;
+          hi = (n - lo) / TWO_32;
+        }
+      } else if (typeof given === "bigint" && given > MAX_SAFE && given <= MAX_U64) {
+        // Only genuinely wide values (addresses above 2^53) reach this; the view splits them
+        // without bigint arithmetic.
+        scratchView.setBigUint64(0, given, true);
+        lo = scratchView.getUint32(0, true);
+        hi = scratchView.getUint32(4, true);
+      } else {
+        // Negative, non-integer, or wider than 64 bits: the bigint check reports it.
+        ok = false;
+      }
+    }
+    if (!ok || (lo & ~f.allowLo) !== 0 || (hi & ~f.allowHi) !== 0) {
+      const x = toBig(given, `${c.layout.name}.${name}`);
+      const { lowBit, highBit } = f.spec;
+      const range = lowBit ? `bits [${highBit - 1}:${lowBit}] only` : `${highBit - lowBit} bits`;
+      throw new HwError("EINVAL", `${c.layout.name}.${name} = 0x${x.toString(16)} does not fit ${range}`);
+    }
+    place(f.chunks, lo, hi);
+  }
+  for (const [f, lo, hi] of c.defaulted) if (values[f.spec.name] === undefined) place(f.chunks, lo, hi);
+}
+
+/** Reads a field's value halves out of `scratch`. */
+function gather(chunks: readonly number[], half: number): number {
+  let v = 0;
+  for (let i = 0; i < chunks.length; i += 5) {
+    if (chunks[i + 2] !== half) continue;
+    v |= ((scratch[chunks[i]!]! >>> chunks[i + 1]!) & chunks[i + 4]!) << chunks[i + 3]!;
+  }
+  return v >>> 0;
+}
+
+/** Decodes the fields of `c` from `scratch`. */
+function decodeWords(c: CompiledLayout): RecordFields {
+  const out: RecordFields = {};
+  for (const f of c.fields) {
+    const lo = gather(f.chunks, 0);
+    if (f.spec.kind === "boolean") out[f.spec.name] = lo !== 0;
+    else if (f.spec.kind === "number") out[f.spec.name] = lo;
+    else {
+      const hi = f.spec.highBit > 32 ? gather(f.chunks, 1) : 0;
+      // A value below 2^53 converts with one BigInt(); wider ones go through the 64-bit view.
+      if (hi < 0x20_0000) out[f.spec.name] = BigInt(hi * TWO_32 + lo);
+      else {
+        scratchView.setUint32(0, lo, true);
+        scratchView.setUint32(4, hi, true);
+        out[f.spec.name] = scratchView.getBigUint64(0, true);
+      }
+    }
+  }
+  return out;
+}
+
+/** Little-endian words of `bytes` into `scratch` (length a multiple of 4, at most 64 bytes). */
+function loadWords(bytes: Uint8Array): void {
+  scratch.fill(0);
+  for (let i = 0, w = 0; i < bytes.length; i += 4, w++) {
+    scratch[w] = bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24);
+  }
+}
+
+/** `size` little-endian bytes of `scratch`. */
+function storeWords(size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  for (let i = 0, w = 0; i < size; i += 4, w++) {
+    const v = scratch[w]!;
+    out[i] = v;
+    out[i + 1] = v >>> 8;
+    out[i + 2] = v >>> 16;
+    out[i + 3] = v >>> 24;
+  }
+  return out;
+}
+
 /** A decoded record: its type name, numeric code and fields. */
 export interface DecodedRecord<Name extends string = string> {
   readonly name: Name;
@@ -237,6 +441,10 @@ export interface DecodedRecord<Name extends string = string> {
 export class RecordFamily<Name extends string> {
   readonly #byName = new Map<string, RecordLayout>();
   readonly #byCode = new Map<number, RecordLayout>();
+  /** Word-path forms by layout; a layout missing here (too wide) takes the bigint path. */
+  readonly #compiled = new Map<RecordLayout, CompiledLayout>();
+  /** Where the code sits, compiled from the first layout (every layout shares it). */
+  readonly #codeChunks: readonly number[] | undefined;
 
   constructor(
     /** Family name for messages, e.g. "SMMUv3 command". */
@@ -250,7 +458,15 @@ export class RecordFamily<Name extends string> {
     for (const l of layouts) {
       this.#byName.set(l.name, l);
       this.#byCode.set(l.code, l);
+      const c = compile(l);
+      if (c) this.#compiled.set(l, c);
     }
+    const codeChunks: number[] = [];
+    const first = layouts[0];
+    this.#codeChunks =
+      first && first.codeField.width <= 32 && chunksOf([first.codeField], codeChunks)
+        ? codeChunks
+        : undefined;
   }
 
   /** The layout of a record type by name or code. `EINVAL` when unknown. */
@@ -268,7 +484,12 @@ export class RecordFamily<Name extends string> {
   encode(name: Name | number, values: RecordFields = {}, size = this.sizes[0]!): Uint8Array {
     if (!this.sizes.includes(size))
       throw new HwError("EINVAL", `${this.family} size ${size} is not ${this.sizes.join(" or ")}`);
-    return bigintToBytes(encodeFields(this.layoutOf(name), values, this.family), size);
+    const l = this.layoutOf(name);
+    const c = this.#compiled.get(l);
+    if (!c || size > MAX_WORDS * 4 || size % 4 !== 0)
+      return bigintToBytes(encodeFields(l, values, this.family), size);
+    encodeWords(c, values, this.family);
+    return storeWords(size);
   }
 
   /**
@@ -277,9 +498,12 @@ export class RecordFamily<Name extends string> {
    */
   decode(bytes: Uint8Array, strict: boolean): DecodedRecord<Name> {
     checkLength(bytes, this.sizes, this.family);
-    const v = bytesToBigint(bytes);
-    const first = this.layouts[0]!;
-    const code = readCode(first.codeField, v);
+    const codeChunks = bytes.length <= MAX_WORDS * 4 && bytes.length % 4 === 0 ? this.#codeChunks : undefined;
+    if (codeChunks) loadWords(bytes);
+    // The bigint form of the record is built only off the word path or for an error message.
+    const code = codeChunks
+      ? gather(codeChunks, 0)
+      : readCode(this.layouts[0]!.codeField, bytesToBigint(bytes));
     const l = this.#byCode.get(code);
     if (!l) {
       const known = this.unsupported.get(code);
@@ -287,7 +511,18 @@ export class RecordFamily<Name extends string> {
         throw new HwError("EOPNOTSUPP", `${this.family} 0x${code.toString(16)} (${known}) is not modelled`);
       throw new HwError("EINVAL", `${this.family} code 0x${code.toString(16)} is reserved`);
     }
-    if (strict) checkReserved(l, v, bytes.length * 8, this.family);
-    return { name: l.name as Name, code, fields: decodeFields(l, v) };
+    const c = codeChunks ? this.#compiled.get(l) : undefined;
+    if (!c) {
+      const v = bytesToBigint(bytes);
+      if (strict) checkReserved(l, v, bytes.length * 8, this.family);
+      return { name: l.name as Name, code, fields: decodeFields(l, v) };
+    }
+    if (strict) {
+      for (let w = 0; w < bytes.length >>> 2; w++) {
+        if ((scratch[w]! & ~c.defined[w]!) !== 0)
+          checkReserved(l, bytesToBigint(bytes), bytes.length * 8, this.family);
+      }
+    }
+    return { name: l.name as Name, code, fields: decodeWords(c) };
   }
 }

@@ -116,12 +116,8 @@ export function createCommandProcessor(options: {
         iotlb?.invalidateAll();
         break;
       case "COMPLETION_WAIT": {
-        if (f.s as boolean) {
-          const data = f.data as bigint;
-          const bytes = new Uint8Array(8);
-          new DataView(bytes.buffer).setBigUint64(0, data, true);
-          memory.write(Number(f.address as bigint), bytes);
-        }
+        // The semaphore store is a plain u64 write: no byte buffer per completion wait.
+        if (f.s as boolean) memory.writeU64(Number(f.address as bigint), f.data as bigint);
         if (f.i as boolean) {
           regs.status |= MMIO_STATUS_COM_WAIT_INT;
           if ((regs.controlLo & CONTROL_COMWAIT_EN) !== 0) signal();
@@ -145,8 +141,9 @@ export function createCommandProcessor(options: {
 
   const completionWaitPending = (): boolean => {
     for (let at = regs.cmdHead; at !== regs.cmdTail; at = (at + RING_ENTRY_BYTES) % regs.cmdBytes) {
-      const word1 = memory.read(regs.cmdBase + at + 4, 4);
-      if (word1[3]! >>> 4 === AMD_CMD_OPCODES.COMPLETION_WAIT) return true;
+      // The opcode is data[1][31:28]; readU32 peeks it without copying the word out (this scan
+      // runs on every tail write under lazy timing).
+      if (memory.readU32(regs.cmdBase + at + 4) >>> 28 === AMD_CMD_OPCODES.COMPLETION_WAIT) return true;
     }
     return false;
   };

@@ -58,6 +58,10 @@ export function createInvalidationQueue(
   allowWide = false,
 ): InvalidationQueue {
   const consumed: ConsumedDescriptor[] = [];
+  /** Drops all but the newest `historyLimit` entries of {@link consumed}. */
+  const trim = () => {
+    if (consumed.length > historyLimit) consumed.splice(0, consumed.length - historyLimit);
+  };
   let fetched = 0;
   const get64 = (offset: number) => regs[offset / 4]! + regs[offset / 4 + 1]! * TWO32;
   let shift = 4;
@@ -100,7 +104,10 @@ export function createInvalidationQueue(
           decoded = undefined;
         }
         consumed.push({ index: head, raw, decoded });
-        if (consumed.length > historyLimit) consumed.shift();
+        // shift() per descriptor moved the whole full history every time (O(historyLimit) per
+        // strict unmap); trimming only at twice the limit keeps this amortised O(1), and the
+        // `consumed` getter trims to the limit when someone looks.
+        if (consumed.length >= 2 * historyLimit) trim();
         if (decoded === undefined || !execute(decoded, raw)) {
           regs[DMAR_FSTS_REG / 4] = regs[DMAR_FSTS_REG / 4]! | DMA_FSTS_IQE;
           break;
@@ -109,7 +116,10 @@ export function createInvalidationQueue(
       }
       setHead(head);
     },
-    consumed,
+    get consumed() {
+      trim();
+      return consumed;
+    },
     get fetched() {
       return fetched;
     },
