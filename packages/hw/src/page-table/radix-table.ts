@@ -22,6 +22,8 @@ import {
   type FormatName,
   type HwWalker,
   type PageTable,
+  type PageTableConfig,
+  type PageTableFormatDefinition,
   type PageTableGeometry,
   type TableFetchTranslator,
   WALK_FAULT_NAMES,
@@ -1499,4 +1501,22 @@ export function createRadixPageTable(spec: RadixTableSpec, options: RadixTableOp
 /** Creates the hardware walker for tables of `spec`'s shape in `memory`. */
 export function createRadixWalker(spec: RadixTableSpec, memory: PhysMemory): RadixWalker {
   return new RadixWalker(spec, memory);
+}
+
+/**
+ * The `create` and `createWalker` members of a registry entry for a format on this engine: both
+ * build the format's spec from the config, so a table and a walker of the same config agree.
+ */
+export function radixFormatOps(
+  specOf: (config: Omit<PageTableConfig, "allocator">) => RadixTableSpec,
+): Pick<PageTableFormatDefinition, "create" | "createWalker"> {
+  return {
+    create: (config) =>
+      createRadixPageTable(specOf(config), {
+        memory: config.memory,
+        ...(config.allocator ? { allocator: config.allocator } : {}),
+        ...(config.tlbFlushWalk ? { tlbFlushWalk: config.tlbFlushWalk } : {}),
+      }),
+    createWalker: (config) => createRadixWalker(specOf(config), config.memory),
+  };
 }

@@ -14,11 +14,7 @@
  */
 import { toNumber } from "../../address.js";
 import { HwError } from "../../errors.js";
-import {
-  createRadixPageTable,
-  createRadixWalker,
-  type RadixTableSpec,
-} from "../../page-table/radix-table.js";
+import { type RadixTableSpec, radixFormatOps } from "../../page-table/radix-table.js";
 import type {
   PageTableConfig,
   PageTableFormatDefinition,
@@ -109,13 +105,7 @@ export const amdV1Format: PageTableFormatDefinition = {
   description: "AMD IOMMU v1 host table (generic_pt amdv1): modes 1-6, any power-of-two page but 512G",
   descriptorBytes: 8,
   geometry: amdV1Geometry,
-  create: (config) =>
-    createRadixPageTable(amdV1Spec(config), {
-      memory: config.memory,
-      ...(config.allocator ? { allocator: config.allocator } : {}),
-      ...(config.tlbFlushWalk ? { tlbFlushWalk: config.tlbFlushWalk } : {}),
-    }),
-  createWalker: (config) => createRadixWalker(amdV1Spec(config), config.memory),
+  ...radixFormatOps(amdV1Spec),
   decode: decodeAmdV1,
   encode: encodeAmdV1,
 };

@@ -5,11 +5,10 @@
 import { joinU64 } from "../../address.js";
 import { HwError } from "../../errors.js";
 import {
-  createRadixPageTable,
-  createRadixWalker,
   type RadixPageTable,
   type RadixTableSpec,
   type RadixWalker,
+  radixFormatOps,
 } from "../../page-table/radix-table.js";
 import type { PageTableConfig, PageTableFormatDefinition, PageTableQuirks } from "../../page-table/types.js";
 import { decodeLpaeDescriptor, encodeLpaeDescriptor } from "./codec.js";
@@ -81,13 +80,7 @@ function definition(stage: LpaeStage): PageTableFormatDefinition {
       checkQuirks(stage, config.quirks);
       return computeLpaeGeometry(stage, config);
     },
-    create: (config): RadixPageTable =>
-      createRadixPageTable(lpaeTableSpec(stage, config), {
-        memory: config.memory,
-        ...(config.allocator ? { allocator: config.allocator } : {}),
-        ...(config.tlbFlushWalk ? { tlbFlushWalk: config.tlbFlushWalk } : {}),
-      }),
-    createWalker: (config): RadixWalker => createRadixWalker(lpaeTableSpec(stage, config), config.memory),
+    ...radixFormatOps((config) => lpaeTableSpec(stage, config)),
     decode: (descriptor, context) => decodeLpaeDescriptor(stage, descriptor, context),
     encode: (decoded, context) => encodeLpaeDescriptor(stage, decoded, context),
   };

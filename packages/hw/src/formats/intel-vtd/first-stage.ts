@@ -11,11 +11,7 @@
  * @module
  */
 import { HwError } from "../../errors.js";
-import {
-  createRadixPageTable,
-  createRadixWalker,
-  type RadixTableSpec,
-} from "../../page-table/radix-table.js";
+import { type RadixTableSpec, radixFormatOps } from "../../page-table/radix-table.js";
 import type {
   PageTableConfig,
   PageTableFormatDefinition,
@@ -70,13 +66,7 @@ export const intelVtdFsFormat: PageTableFormatDefinition = {
   description: "Intel VT-d first stage / x86-64 (generic_pt x86_64): 4/5 levels, 4K/2M/1G",
   descriptorBytes: 8,
   geometry: vtdFsGeometry,
-  create: (config) =>
-    createRadixPageTable(vtdFsSpec(config), {
-      memory: config.memory,
-      ...(config.allocator ? { allocator: config.allocator } : {}),
-      ...(config.tlbFlushWalk ? { tlbFlushWalk: config.tlbFlushWalk } : {}),
-    }),
-  createWalker: (config) => createRadixWalker(vtdFsSpec(config), config.memory),
+  ...radixFormatOps(vtdFsSpec),
   decode: decodeVtdFs,
   encode: encodeVtdFs,
 };

@@ -7,11 +7,7 @@
  * @module
  */
 import { HwError } from "../../errors.js";
-import {
-  createRadixPageTable,
-  createRadixWalker,
-  type RadixTableSpec,
-} from "../../page-table/radix-table.js";
+import { type RadixTableSpec, radixFormatOps } from "../../page-table/radix-table.js";
 import type {
   PageTableConfig,
   PageTableFormatDefinition,
@@ -78,13 +74,7 @@ export const intelVtdSsFormat: PageTableFormatDefinition = {
   description: "Intel VT-d second stage (generic_pt vtdss): 3/4/5 levels, 4K/2M/1G, no present bit",
   descriptorBytes: 8,
   geometry: vtdSsGeometry,
-  create: (config) =>
-    createRadixPageTable(vtdSsSpec(config), {
-      memory: config.memory,
-      ...(config.allocator ? { allocator: config.allocator } : {}),
-      ...(config.tlbFlushWalk ? { tlbFlushWalk: config.tlbFlushWalk } : {}),
-    }),
-  createWalker: (config) => createRadixWalker(vtdSsSpec(config), config.memory),
+  ...radixFormatOps(vtdSsSpec),
   decode: decodeVtdSs,
   encode: encodeVtdSs,
 };
