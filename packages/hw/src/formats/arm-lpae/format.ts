@@ -4,12 +4,7 @@
  */
 import { joinU64 } from "../../address.js";
 import { HwError } from "../../errors.js";
-import {
-  type RadixPageTable,
-  type RadixTableSpec,
-  type RadixWalker,
-  radixFormatOps,
-} from "../../page-table/radix-table.js";
+import { type RadixTableSpec, radixFormatOps } from "../../page-table/radix-table.js";
 import type { PageTableConfig, PageTableFormatDefinition, PageTableQuirks } from "../../page-table/types.js";
 import { decodeLpaeDescriptor, encodeLpaeDescriptor } from "./codec.js";
 import { computeLpaeGeometry, type LpaeGeometry, type LpaeStage, lpaeLevelSpecs } from "./geometry.js";
