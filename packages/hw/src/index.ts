@@ -43,3 +43,4 @@ export * from "./records/vtd-fault.js";
 export * from "./records/vtd-psi.js";
 export * from "./translation/translation-unit.js";
 export * from "./translation/types.js";
+export { walkCacheLevelsFor, walkCacheOptionFor } from "./translation/walk-cache-levels.js";

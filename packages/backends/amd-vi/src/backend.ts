@@ -8,6 +8,8 @@ import {
   type IotlbOptions,
   type PageAllocator,
   type PhysMemory,
+  type WalkCache,
+  type WalkCacheOptions,
 } from "@iommu-sim/hw";
 import {
   IOMMU_FAULT_READ,
@@ -56,6 +58,14 @@ export interface AmdViOptions {
   npCache?: boolean;
   /** IOTLB geometry, or `false` for none. @default `IOTLB_PRESETS["qemu-amd"]` (1024-entry hash, emptied when full) */
   iotlb?: IotlbOptions | false;
+  /**
+   * Page-directory caches, as gem5-style walk caches (per level, of PDEs): an instance, options
+   * (levels not given default to the AMD v1 levels 1..4, `walkCacheLevelsFor`), or `false`.
+   * INVALIDATE_IOMMU_PAGES with PDE = 1 (what Linux always sends) drops their entries over its
+   * range, PDE = 0 keeps them; INVALIDATE_IOMMU_ALL drops everything. Read them through
+   * `hardware.translationUnit.walkCache`. @default false
+   */
+  walkCache?: WalkCache | WalkCacheOptions | false;
   /** When the hardware executes queued commands. @default "lazy" (at the next COMPLETION_WAIT) */
   commandTiming?: CommandTiming;
   /** Highest DeviceID of the segment (`last_bdf`), sizing the device table. @default 0xffff */
@@ -107,6 +117,7 @@ export function createAmdVi(options: AmdViOptions = {}): AmdViBackend {
     efr,
     name,
     ...(options.iotlb !== undefined ? { iotlb: options.iotlb } : {}),
+    ...(options.walkCache !== undefined ? { walkCache: options.walkCache } : {}),
     ...(options.commandTiming !== undefined ? { commandTiming: options.commandTiming } : {}),
   });
   const driver = createAmdViDriver({

@@ -10,6 +10,7 @@ import {
   type PageAllocator,
   type PhysMemory,
   type TranslationFault,
+  walkCacheOptionFor,
 } from "@iommu-sim/hw";
 import {
   asIommuError,
@@ -69,6 +70,8 @@ export function createArmSmmuV3(options: ArmSmmuV3Options = {}): ArmSmmuV3Backen
     memory,
     idRegisters,
     ...(options.iotlb !== undefined ? { iotlb: options.iotlb } : {}),
+    // Walk-cache levels default to the LPAE levels of the domains' granule.
+    walkCache: walkCacheOptionFor(options.walkCache, "arm-lpae-s1", options.granule ?? 4096),
     name,
   });
   const tables =

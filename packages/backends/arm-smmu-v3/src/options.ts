@@ -1,7 +1,7 @@
 /**
  * Options of {@link createArmSmmuV3} and their defaults.
  */
-import type { PageAllocator, PhysMemory } from "@iommu-sim/hw";
+import type { PageAllocator, PhysMemory, WalkCache, WalkCacheOptions } from "@iommu-sim/hw";
 import type { SmmuIotlbOptions } from "./hardware/smmu.js";
 import type { SmmuV3IdRegisterValues } from "./id-registers.js";
 
@@ -48,6 +48,14 @@ export interface ArmSmmuV3Options {
   streamTable?: "linear" | "2-level";
   /** IOTLB geometry, or `false` for none. @default gem5's main TLB: 2048 entries, 4-way, round robin */
   iotlb?: SmmuIotlbOptions | false;
+  /**
+   * gem5-style walk caches (per stage and level, of table descriptors) the SMMU consults on an IOTLB
+   * miss: an instance, options (levels not given default to gem5's for `granule`), or `false`.
+   * TLBI_NH_VA / TLBI_S2_IPA with LEAF=0 drop entries over their range, LEAF=1 keeps them;
+   * TLBI_NH_ASID, TLBI_NH_ALL, TLBI_S12_VMALL and TLBI_NSNH_ALL drop by tag. Read them through
+   * `hardware.translation.walkCache`. @default false
+   */
+  walkCache?: WalkCache | WalkCacheOptions | false;
   /**
    * Unmapping part of a block: `refuse` (mainline since v6.14: nothing unmapped, 0 returned) or
    * `split` (older kernels' `arm_lpae_split_blk_unmap`). @default "refuse"

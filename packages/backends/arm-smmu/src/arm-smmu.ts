@@ -10,6 +10,7 @@ import {
   type PageAllocator,
   type PhysMemory,
   type TranslationUnitOptions,
+  walkCacheOptionFor,
 } from "@iommu-sim/hw";
 import {
   type DatapathRequest,
@@ -64,6 +65,14 @@ export interface ArmSmmuOptions {
   disableBypass?: boolean;
   /** The TLB: options of the translation unit's IOTLB, an instance, or `false`. @default 512 entries, 4-way, LRU */
   iotlb?: TranslationUnitOptions["iotlb"];
+  /**
+   * Walk caches of the translation unit (gem5-style, per stage and level, of table descriptors): an
+   * instance, options (levels not given default to those of `format` and `granule`), or `false`.
+   * TLBIVA / TLBIIPAS2 drop their entries over the address, the leaf-only TLBIVAL / TLBIIPAS2L keep
+   * them; TLBIASID, TLBIVMID and TLBIALLNSNH drop by tag. Read them through
+   * `hardware.unit.walkCache`. @default false
+   */
+  walkCache?: TranslationUnitOptions["walkCache"];
   /** Partial unmap of a block: `"refuse"` (mainline since v6.14) or `"split"` (older kernels). @default "refuse" */
   partialUnmap?: "refuse" | "split";
   /** Rate limit of fault messages (`DEFAULT_RATELIMIT_*`), or `false`. @default 10 per 5 s of virtual time */
@@ -110,6 +119,11 @@ export function createArmSmmu(options: ArmSmmuOptions = {}): ArmSmmuBackend {
     id,
     name,
     ...(options.iotlb !== undefined ? { iotlb: options.iotlb } : {}),
+    walkCache: walkCacheOptionFor(
+      options.walkCache,
+      options.format === "v7s" ? "arm-v7s" : "arm-lpae-s1",
+      options.granule ?? 4096,
+    ),
   });
   const driver = createArmSmmuDriver({
     name,

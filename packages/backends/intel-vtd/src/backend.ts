@@ -109,6 +109,7 @@ export function createIntelVtd(options: IntelVtdOptions = {}): IntelVtdBackend {
     ecap,
     version: options.version ?? DEFAULT_VTD_VERSION,
     iotlb: options.iotlb ?? DEFAULT_VTD_IOTLB,
+    ...(options.walkCache !== undefined ? { walkCache: options.walkCache } : {}),
     name,
   });
   const iommu = initIntelIommu(name, hardware, memory, allocator, scalable);

@@ -1,7 +1,7 @@
 /**
  * Options of {@link createIntelVtd} and the defaults of the modelled unit's capability registers.
  */
-import type { IotlbOptions, PageAllocator, PhysMemory } from "@iommu-sim/hw";
+import type { IotlbOptions, PageAllocator, PhysMemory, WalkCache, WalkCacheOptions } from "@iommu-sim/hw";
 import type { IommuDevice } from "@iommu-sim/iommu";
 import type { VtdRmrr } from "./driver/resv-regions.js";
 
@@ -100,6 +100,14 @@ export interface IntelVtdOptions {
   rmrrRelaxable?: (device: IommuDevice) => boolean;
   /** IOTLB geometry, or false for none. @default {@link DEFAULT_VTD_IOTLB} */
   iotlb?: IotlbOptions | false;
+  /**
+   * Paging-structure caches, modelled as gem5-style walk caches: an instance, options (levels not
+   * given default to the VT-d levels 1..4, 2 MiB to 256 TiB spans, `walkCacheLevelsFor`), or
+   * `false`. A page-selective invalidation with IH = 0 drops their entries over its range, IH = 1
+   * (leaf only) keeps them; domain, PASID and global invalidations drop by tag. Read them through
+   * `hardware.translation.walkCache`. @default false
+   */
+  walkCache?: WalkCache | WalkCacheOptions | false;
   /** PCI segment the unit serves. @default 0 */
   segment?: number;
   /** Firmware asks for DMA protection before the OS (`dmar_platform_optin()`). @default false */

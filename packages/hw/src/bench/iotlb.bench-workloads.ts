@@ -20,17 +20,23 @@ const RW = IOMMU_READ | IOMMU_WRITE;
 
 /** The timed loop, in its own function so that V8 optimises it (and inlines `lookup`) as a whole. */
 function hitLoop(tlb: Iotlb, tags: IotlbTags, hit: IotlbHit): number {
+  // The module's constants in locals: a module-level `const` is a context slot that V8 loads and
+  // checks for the temporal dead zone at every use.
+  const lookups = LOOKUPS;
+  const iovaBase = IOVA_BASE;
+  const paBase = PA_BASE;
+  const pageSize = PAGE;
   let acc = 0;
-  for (let i = 0; i < LOOKUPS; i++) {
+  for (let i = 0; i < lookups; i++) {
     const page = (i * 7) & 511;
-    if (tlb.lookup(IOVA_BASE + page * PAGE, tags, hit) >= 0) {
+    if (tlb.lookup(iovaBase + page * pageSize, tags, hit) >= 0) {
       acc += hit.outputAddress;
     } else {
       // The C code walks its table here; the walk's answer is this precomputed translation. The
       // iova is computed again, differently (V8 would merge an identical expression), so that the
       // heap number the call needs is made on this cold path only, not on every lookup.
-      const pa = PA_BASE + page * PAGE;
-      tlb.insert((IOVA_BASE / PAGE + page) * PAGE, PAGE, pa, RW, 3, tags);
+      const pa = paBase + page * pageSize;
+      tlb.insert((iovaBase / pageSize + page) * pageSize, pageSize, pa, RW, 3, tags);
       acc += pa;
     }
   }

@@ -220,6 +220,35 @@ describe("page tables over the arena", () => {
     expect(table.unmapPages(iova + 4096, 4096, 1)).toBe(0);
   });
 
+  it("the one-page unmap fast path follows a parent entry rewritten behind the engine's back", () => {
+    const memory = createPhysMemory();
+    const table = createPageTable("arm-lpae-s1", { memory, ias: 48, oas: 48, granule: 4096 });
+    const out = createWalkOut();
+    const iova = 0x1_0000_0000;
+    table.mapPages(iova, 0x8_0000_0000, 4096, 4, IOMMU_READ | IOMMU_WRITE);
+    // A first unmap caches the leaf table; a write elsewhere (a device's DMA) leaves it valid.
+    expect(table.unmapPages(iova, 4096, 1)).toBe(4096);
+    const writesBefore = memory.writes;
+    memory.writeU32(0x9000_0000, 0xdead_beef);
+    expect(memory.writes).toBeGreaterThan(writesBefore);
+    expect(table.unmapPages(iova + 4096, 4096, 1)).toBe(4096);
+    // Point the level-2 entry at a copy of the leaf table: the next unmap must clear the copy.
+    const l2Entry = Number(table.walk(iova + 8192).steps[2]!.descriptorAddress);
+    const oldLeafTable = Number(table.walk(iova + 8192).steps[3]!.tableAddress);
+    const copy = 0x7000_0000;
+    memory.write(copy, memory.read(oldLeafTable, 4096));
+    const l2 = memory.readU64(l2Entry);
+    memory.writeU64(l2Entry, (l2 & ~0xffff_ffff_f000n) | BigInt(copy));
+    expect(table.unmapPages(iova + 8192, 4096, 1)).toBe(4096);
+    expect(memory.readU64(copy + 2 * 8)).toBe(0n);
+    expect(memory.readU64(oldLeafTable + 2 * 8)).not.toBe(0n);
+    // Clear the level-2 entry: nothing left to unmap there.
+    memory.writeU64(l2Entry, 0n);
+    expect(table.unmapPages(iova + 3 * 4096, 4096, 1)).toBe(0);
+    table.walker.translate(table.rootAddress, iova + 3 * 4096, out);
+    expect(out.fault).not.toBe(0);
+  });
+
   it("keeps the fast map path's template when a map with another prot fails", () => {
     const memory = createPhysMemory();
     const table = createPageTable("arm-lpae-s2", { memory, ias: 48, oas: 48, granule: 65536 });

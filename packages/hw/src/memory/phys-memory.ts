@@ -99,6 +99,13 @@ export class PhysMemory {
    * a cached zero array or a released frame's array would otherwise go stale. Read-only for callers.
    */
   generation = 0;
+  /**
+   * Bumped by every write through this object ({@link write}, {@link fill}, `writeU8/U32/U64`,
+   * {@link frameWordsForWrite}) and by {@link releaseFrame}. A cache of memory contents compares it
+   * to learn that someone else may have written; page-table engines' own stores into
+   * {@link arenaWords} do not bump it (each engine tracks its own). Read-only for callers.
+   */
+  writes = 0;
 
   constructor(options: PhysMemoryOptions = {}) {
     const bits = options.addressBits ?? 52;
@@ -207,6 +214,7 @@ export class PhysMemory {
 
   /** The words of frame `pfn` for writing, allocating its storage on first write. */
   frameWordsForWrite(pfn: number): Uint32Array {
+    this.writes++;
     if (pfn >= this.denseBasePfn && pfn < this.denseEndPfn) {
       const i = pfn - this.denseBasePfn;
       if (i * FRAME < this.arenaMaxBytes && (i * FRAME < this.arenaBytes || this.growArena(i))) {
@@ -249,6 +257,7 @@ export class PhysMemory {
 
   /** Drops the storage of frame `pfn`: it reads as zero again. Used when table pages are freed. */
   releaseFrame(pfn: number): void {
+    this.writes++;
     if (pfn >= this.denseBasePfn && pfn < this.denseEndPfn) {
       const i = pfn - this.denseBasePfn;
       if (i * FRAME < this.arenaMaxBytes) {

@@ -17,6 +17,7 @@ import { defaultAllocator, type PageAllocator } from "../memory/page-allocator.j
 import type { PhysMemory } from "../memory/phys-memory.js";
 import { IOMMU_READ, IOMMU_WRITE } from "../prot.js";
 import { UnmapGather } from "./gather.js";
+import { checkManyArrays } from "./translate-many.js";
 import {
   type DecodedDescriptor,
   type FormatName,
@@ -28,6 +29,7 @@ import {
   type TableFetchTranslator,
   WALK_FAULT_NAMES,
   WalkFault,
+  type WalkLevel,
   type WalkOut,
   type WalkStep,
   type WalkTrace,
@@ -45,6 +47,28 @@ export interface DescriptorHalves {
   lo: number;
   /** Bits 63:32. */
   hi: number;
+}
+
+/**
+ * A level's descriptor tests as masks over the halves, for walks that cannot afford calls:
+ * - a table the walker follows without a fault, at `(lo & tableAddressMask) >>> 0` (below 2^32):
+ *   `(lo & tableLoMask) === tableLoValue && (hi & tableHiMask) === 0`;
+ * - a fault-free leaf of exactly the level's entry size, at output address
+ *   `(hi & outHiMask) * 2^32 + ((lo & outLoMask) >>> 0)`:
+ *   `(lo & leafLoMask) === leafLoValue && (hi & leafHiMask) === 0`.
+ * A mask of 0 with a value of 1 never matches (no tables at the last level, no blocks where the
+ * granule has none).
+ */
+export interface FastDescriptorTest {
+  readonly tableLoMask: number;
+  readonly tableLoValue: number;
+  readonly tableHiMask: number;
+  readonly tableAddressMask: number;
+  readonly leafLoMask: number;
+  readonly leafLoValue: number;
+  readonly leafHiMask: number;
+  readonly outLoMask: number;
+  readonly outHiMask: number;
 }
 
 /** One level of a radix table, in walk order (index 0 = the top table). */
@@ -112,6 +136,13 @@ export interface RadixCodec {
    * dependent loads is not lengthened by float conversions.
    */
   tableWord?(lo: number, hi: number, level: number): number;
+  /**
+   * Optional: the descriptor tests of `level` as plain masks (see {@link FastDescriptorTest}), for
+   * `translateMany`'s unrolled loop. They must be sound: a descriptor they accept must be exactly
+   * what the methods above say (tested per format against them); what they reject takes the full
+   * checks, so they may reject more than they must.
+   */
+  fastTest?(level: number, last: boolean): FastDescriptorTest;
   /**
    * Hardware view: a {@link WalkFault} code for a present entry the walker is about to use, or 0.
    * `last` is true at the last level. Checks reserved encodings, address size, access flag.
@@ -253,6 +284,59 @@ function lowBits(value: number, size: number): number {
   return size <= 0x8000_0000 ? value & (size - 1) : value - Math.floor(value / size) * size;
 }
 
+/**
+ * Output address of a leaf that passed a {@link FastDescriptorTest}: its address bits (masks `ol`,
+ * `oh`) plus the offset of `iova` in an entry of `size` bytes (`inv` = 1 / size, exact).
+ */
+function leafOutput(
+  lo: number,
+  hi: number,
+  ol: number,
+  oh: number,
+  iova: number,
+  inv: number,
+  size: number,
+): number {
+  return ((hi & oh) >>> 0) * TWO32 + ((lo & ol) >>> 0) + (iova - Math.floor(iova * inv) * size);
+}
+
+/** Numbers per depth in {@link RadixWalker}'s `fast` (the fields of {@link FastDescriptorTest}). */
+const FAST_STRIDE = 9;
+
+/**
+ * Packs the codec's fast tests of every depth; null when the output-address masks differ between
+ * depths (`translateMany` reads depth 0's).
+ */
+function fastTests(codec: RadixCodec, shape: Shape): Int32Array | null {
+  const n = shape.depthCount;
+  const f = new Int32Array(n * FAST_STRIDE);
+  for (let d = 0; d < n; d++) {
+    const k = d * FAST_STRIDE;
+    const last = d === n - 1;
+    const t = codec.fastTest!(shape.levelOf[d]!, last);
+    f.set(
+      [
+        t.tableLoMask,
+        t.tableLoValue,
+        t.tableHiMask,
+        t.tableAddressMask,
+        t.leafLoMask,
+        t.leafLoValue,
+        t.leafHiMask,
+        t.outLoMask,
+        t.outHiMask,
+      ].map((v) => v | 0),
+      k,
+    );
+    if (last) {
+      f[k] = 0; // no table at the last depth, whatever the codec says
+      f[k + 1] = 1;
+    }
+    if (f[k + 7] !== f[7] || f[k + 8] !== f[8]) return null;
+  }
+  return f;
+}
+
 /** `memory.arenaBase / 4` when `codec` offers `tableWord` and the arena starts below 4 GiB, else -1. */
 function arenaBaseWord(codec: RadixCodec, memory: PhysMemory): number {
   return typeof codec.tableWord === "function" && memory.arenaBase < TWO32 ? memory.arenaBase / 4 : -1;
@@ -303,6 +387,7 @@ class FrameCache {
 export class RadixWalker implements HwWalker {
   readonly format: FormatName;
   readonly geometry: PageTableGeometry;
+  readonly walkLevels: readonly WalkLevel[];
   private readonly shape: Shape;
   private readonly codec: RadixCodec;
   private readonly memory: PhysMemory;
@@ -320,11 +405,28 @@ export class RadixWalker implements HwWalker {
   private readonly level0: number;
   private readonly level1: number;
   private readonly level2: number;
+  /**
+   * The codec's {@link FastDescriptorTest}s of every depth, {@link FAST_STRIDE} numbers each, for
+   * `translateMany`; null when the codec has none or tables are not walked through the arena.
+   */
+  private readonly fast: Int32Array | null;
+  /** Scratch result of {@link translateMany}'s uncommon addresses. */
+  private readonly manyOut: WalkOut = {
+    fault: 0,
+    level: 0,
+    outputAddress: Number.NaN,
+    pageSize: Number.NaN,
+    perm: 0,
+    descriptorLo: Number.NaN,
+    descriptorHi: Number.NaN,
+    descriptorAddress: Number.NaN,
+  };
 
   constructor(spec: RadixTableSpec, memory: PhysMemory) {
     this.spec = spec;
     this.format = spec.format;
     this.geometry = spec.geometry;
+    this.walkLevels = spec.levels.map((l) => ({ level: l.level, shift: l.shift }));
     this.shape = new Shape(spec);
     this.codec = spec.codec;
     this.memory = memory;
@@ -340,6 +442,193 @@ export class RadixWalker implements HwWalker {
     this.level0 = shape.levelOf[0] ?? 0;
     this.level1 = shape.levelOf[1] ?? 0;
     this.level2 = shape.levelOf[2] ?? 0;
+    this.fast =
+      this.baseWord >= 0 && spec.codec.fastTest !== undefined && shape.depthCount >= 2
+        ? fastTests(spec.codec, shape)
+        : null;
+  }
+
+  translateMany(root: number, iovas: Float64Array, outputs: Float64Array, perms?: Uint8Array): number {
+    checkManyArrays(iovas, outputs, perms);
+    const memory = this.memory;
+    const roff = root - memory.arenaBase;
+    const rootInArena =
+      this.baseWord >= 0 && roff >= 0 && roff + this.shape.tableBytes[0]! <= memory.arenaBytes;
+    if (rootInArena && this.fast !== null) return this.manyFast(roff >>> 2, root, iovas, outputs, perms);
+    return this.manyLooped(rootInArena ? roff >>> 2 : -1, root, iovas, outputs, perms);
+  }
+
+  /**
+   * {@link translateMany} for formats with {@link RadixCodec.fastTest}. Nothing writes memory during
+   * the call, so every address of one region (the span of an entry one level above the leaf
+   * tables' parent) reads the same descriptors down to that parent table: the parent table is
+   * found once per region ({@link descendTo}) and each address reads two descriptors, tested with
+   * plain masks in locals (no call, no typed-array load besides the descriptors).
+   */
+  private manyFast(
+    rootWord: number,
+    root: number,
+    iovas: Float64Array,
+    outputs: Float64Array,
+    perms: Uint8Array | undefined,
+  ): number {
+    const f = this.fast!;
+    const shape = this.shape;
+    const arena = this.memory.arenaWords;
+    const limit = arena.length - 1;
+    const baseWord = this.baseWord;
+    const inputLimit = shape.inputLimit;
+    const last = shape.depthCount - 1;
+    // Depth m holds the leaf tables' parent table; an entry there is a table or a block.
+    const m = last - 1;
+    const invRegion = m > 0 ? shape.invEntrySize[m - 1]! : 0;
+    const invM = shape.invEntrySize[m]!;
+    const ixM = shape.mask[m]!;
+    const esM = shape.entrySize[m]!;
+    const levelM = shape.levelOf[m]!;
+    const invL = shape.invEntrySize[last]!;
+    const ixL = shape.mask[last]!;
+    const esL = shape.entrySize[last]!;
+    const levelL = shape.levelOf[last]!;
+    const km = m * FAST_STRIDE;
+    const tm = f[km]!;
+    const tv = f[km + 1]!;
+    const th = f[km + 2]!;
+    const ta = f[km + 3]!;
+    const bm = f[km + 4]!;
+    const bv = f[km + 5]!;
+    const bh = f[km + 6]!;
+    const kl = last * FAST_STRIDE;
+    const lm = f[kl + 4]!;
+    const lv = f[kl + 5]!;
+    const lh = f[kl + 6]!;
+    const ol = f[7]!;
+    const oh = f[8]!;
+    const codec = this.codec;
+    const out = this.manyOut;
+    let region = Number.NaN;
+    let parent = -1;
+    let faults = 0;
+    for (let i = 0; i < iovas.length; i++) {
+      const iova = iovas[i]!;
+      if (iova >= 0 && iova < inputLimit) {
+        const r = Math.floor(iova * invRegion);
+        if (r !== region) {
+          region = r;
+          parent = this.descendTo(rootWord, m, iova);
+        }
+        if (parent >= 0) {
+          let w = parent + (Math.floor(iova * invM) & ixM) * 2;
+          let lo = arena[w]!;
+          let hi = arena[w + 1]!;
+          if ((lo & tm) === tv && (hi & th) === 0) {
+            w = ((lo & ta) >>> 2) - baseWord + (Math.floor(iova * invL) & ixL) * 2;
+            if (w >= 0 && w < limit) {
+              lo = arena[w]!;
+              hi = arena[w + 1]!;
+              if ((lo & lm) === lv && (hi & lh) === 0) {
+                outputs[i] = leafOutput(lo, hi, ol, oh, iova, invL, esL);
+                if (perms !== undefined) perms[i] = codec.leafPerm(lo, hi, levelL);
+                continue;
+              }
+            }
+          } else if ((lo & bm) === bv && (hi & bh) === 0) {
+            outputs[i] = leafOutput(lo, hi, ol, oh, iova, invM, esM);
+            if (perms !== undefined) perms[i] = codec.leafPerm(lo, hi, levelM);
+            continue;
+          }
+        }
+      }
+      faults += this.manyFull(root, iova, i, outputs, perms, out);
+    }
+    return faults;
+  }
+
+  /**
+   * Arena word index of the table at depth `m` on `iova`'s walk from the root (at `rootWord`),
+   * when every descriptor above it is a table the walker follows and the table lies wholly in the
+   * arena; else -1 (the full walk then decides).
+   */
+  private descendTo(rootWord: number, m: number, iova: number): number {
+    const shape = this.shape;
+    const codec = this.codec;
+    const arena = this.memory.arenaWords;
+    const baseWord = this.baseWord;
+    let tw = rootWord;
+    for (let d = 0; d < m; d++) {
+      const w = tw + (Math.floor(iova * shape.invEntrySize[d]!) & shape.mask[d]!) * 2;
+      const next = codec.tableWord!(arena[w]!, arena[w + 1]!, shape.levelOf[d]!) - baseWord;
+      if (!(next >= 0 && next + (shape.mask[d + 1]! + 1) * 2 <= arena.length)) return -1;
+      tw = next;
+    }
+    return tw;
+  }
+
+  /** {@link translateMany} for every other format: {@link translate}'s fast path as a loop. */
+  private manyLooped(
+    rootWord: number,
+    root: number,
+    iovas: Float64Array,
+    outputs: Float64Array,
+    perms: Uint8Array | undefined,
+  ): number {
+    const shape = this.shape;
+    const codec = this.codec;
+    const baseWord = this.baseWord;
+    const arena = this.memory.arenaWords;
+    const limit = arena.length - 1;
+    const inputLimit = shape.inputLimit;
+    const inv = shape.invEntrySize;
+    const mask = shape.mask;
+    const levelOf = shape.levelOf;
+    const last = shape.depthCount - 1;
+    const out = this.manyOut;
+    let faults = 0;
+    for (let i = 0; i < iovas.length; i++) {
+      const iova = iovas[i]!;
+      if (rootWord >= 0 && iova >= 0 && iova < inputLimit) {
+        let d = 0;
+        let w = rootWord + (Math.floor(iova * inv[0]!) & mask[0]!) * 2;
+        while (d < last && w < limit) {
+          const next = codec.tableWord!(arena[w]!, arena[w + 1]!, levelOf[d]!) - baseWord;
+          if (!(next >= 0)) break;
+          d++;
+          w = next + (Math.floor(iova * inv[d]!) & mask[d]!) * 2;
+        }
+        if (w < limit) {
+          const lo = arena[w]!;
+          const hi = arena[w + 1]!;
+          const level = levelOf[d]!;
+          if (
+            codec.isPresent(lo, hi, level) &&
+            codec.walkFault(lo, hi, level, d === last) === 0 &&
+            (d === last || !codec.isTable(lo, hi, level))
+          ) {
+            outputs[i] = codec.leafAddress(lo, hi, level) + lowBits(iova, codec.leafSize(lo, hi, level));
+            if (perms !== undefined) perms[i] = codec.leafPerm(lo, hi, level);
+            continue;
+          }
+        }
+      }
+      faults += this.manyFull(root, iova, i, outputs, perms, out);
+    }
+    return faults;
+  }
+
+  /** One address of {@link translateMany} through the full walk; returns 1 on a fault, else 0. */
+  private manyFull(
+    root: number,
+    iova: number,
+    i: number,
+    outputs: Float64Array,
+    perms: Uint8Array | undefined,
+    out: WalkOut,
+  ): number {
+    this.translateFull(root, iova, out, undefined);
+    const ok = out.fault === FAULT_NONE;
+    outputs[i] = ok ? out.outputAddress : -1;
+    if (perms !== undefined) perms[i] = ok ? out.perm : 0;
+    return ok ? 0 : 1;
   }
 
   translate(root: number, iova: number, out: WalkOut, fetch?: TableFetchTranslator): void {
@@ -423,8 +712,34 @@ export class RadixWalker implements HwWalker {
     this.translateFull(root, iova, out, fetch);
   }
 
+  translateFrom(
+    depth: number,
+    table: number,
+    iova: number,
+    out: WalkOut,
+    fetch?: TableFetchTranslator,
+  ): void {
+    // Walk-cache hits land here: the full path, whose loop starts at any depth.
+    const depths = this.shape.depthCount;
+    if (!(Number.isInteger(depth) && depth >= 0 && depth < depths)) {
+      throw new HwError("EINVAL", `${this.format}: walk depth ${depth} is not in 0..${depths - 1}`);
+    }
+    this.walkFrom(depth, table, iova, out, fetch);
+  }
+
   /** Every case of {@link translate}: reads through the arena or the per-depth frame cache. */
   private translateFull(
+    root: number,
+    iova: number,
+    out: WalkOut,
+    fetch: TableFetchTranslator | undefined,
+  ): void {
+    this.walkFrom(0, root, iova, out, fetch);
+  }
+
+  /** The full walk from the table `root` read at depth `start` (0: the top table). */
+  private walkFrom(
+    start: number,
     root: number,
     iova: number,
     out: WalkOut,
@@ -455,7 +770,7 @@ export class RadixWalker implements HwWalker {
     const mask = shape.mask;
     let synced = false;
     let table = root;
-    let d = 0;
+    let d = start;
     let fault: number = WalkFault.TRANSLATION;
     let level = 0;
     let lo = 0;
@@ -625,11 +940,18 @@ export class RadixPageTable implements PageTable {
   private mapFastHi = Number.NaN;
   private unmapFastSize = Number.NaN;
   private unmapFastDepth = 0;
+  /**
+   * The page size a one-page fast unmap applies to now: `unmapFastSize` when the cached table is
+   * at its depth and wholly in the arena, else -1 (one compare on the fast path instead of three).
+   */
+  private unmapFastPgsize = -1;
   private cacheKey = Number.NaN;
   private cacheTable = Number.NaN;
   private cacheWord = 0;
   private cacheLo = Number.NaN;
   private cacheHi = Number.NaN;
+  /** `memory.writes` when the table was cached: the unmap fast path's proof that the parent is unchanged. */
+  private cacheWrites = -1;
   /** Arena word index of `cacheTable` when the whole table is in the arena, else -1. */
   private cacheTableW = -1;
   // The shape of depth `cacheDepth` (Shape's per-depth values), in fields: the fast paths read
@@ -638,10 +960,14 @@ export class RadixPageTable implements PageTable {
   private cacheInvEntry = Number.NaN;
   private cacheMask = 0;
   private cacheLevel = 0;
+  /** Entries of a table at `cacheDepth`, and the index (at that depth) of the cached table's first. */
+  private cacheEntries = 0;
+  private cacheFirst = Number.NaN;
   // The highest iova (and paddr) a one-page fast map / unmap of the fast size may start at.
   private mapFastIovaMax = Number.NaN;
   private mapFastPaMax = Number.NaN;
-  private unmapFastIovaMax = Number.NaN;
+  /** `arenaBase / 4` when the codec has `tableWord` (see {@link arenaBaseWord}), else -1. */
+  private readonly baseWord: number;
 
   constructor(spec: RadixTableSpec, options: RadixTableOptions) {
     this.spec = spec;
@@ -666,6 +992,7 @@ export class RadixPageTable implements PageTable {
     this.rootAddress = this.allocator.alloc(this.shape.tableBytes[0]!);
     this.root = BigInt(this.rootAddress);
     this.walker = new RadixWalker(spec, this.memory);
+    this.baseWord = arenaBaseWord(spec.codec, this.memory);
   }
 
   // ---- map -------------------------------------------------------------------------------------
@@ -882,21 +1209,44 @@ export class RadixPageTable implements PageTable {
       this.cacheMask = shape.mask[depth]!;
       this.cacheLevel = shape.levelOf[depth]!;
       this.cacheKey = Math.floor(iova * this.cacheInvSpan);
+      this.cacheEntries = shape.mask[depth]! + 1;
+      this.cacheFirst = this.cacheKey * this.cacheEntries;
       this.cacheTable = table;
       this.cacheWord = off >>> 2;
       this.cacheLo = lo;
       this.cacheHi = hi;
+      this.cacheWrites = this.memory.writes;
       const toff = table - this.memory.arenaBase;
       this.cacheTableW =
         toff >= 0 && toff + this.shape.tableBytes[depth]! <= this.memory.arenaBytes ? toff >>> 2 : -1;
     } else {
       this.cacheDepth = -1;
     }
+    this.syncUnmapFast();
+  }
+
+  /**
+   * Someone wrote memory since the cached table was found: true when its parent descriptor still
+   * points to it (then the check is not repeated until the next write).
+   */
+  private parentUnchanged(): boolean {
+    const arena = this.memory.arenaWords;
+    const w = this.cacheWord;
+    if (arena[w] !== this.cacheLo || arena[w + 1] !== this.cacheHi) return false;
+    this.cacheWrites = this.memory.writes;
+    return true;
   }
 
   /** Forgets the cached table: called whenever this table frees or replaces a table. */
   private forgetTable(): void {
     this.cacheDepth = -1;
+    this.unmapFastPgsize = -1;
+  }
+
+  /** Recomputes {@link unmapFastPgsize} after the cached table or the fast unmap size changed. */
+  private syncUnmapFast(): void {
+    this.unmapFastPgsize =
+      this.unmapFastDepth === this.cacheDepth && this.cacheTableW >= 0 ? this.unmapFastSize : -1;
   }
 
   /** Validates a map and returns the leaf's placement depth; throws before touching anything. */
@@ -949,7 +1299,28 @@ export class RadixPageTable implements PageTable {
     let ea = 0;
     let lo = 0;
     let hi = 0;
-    for (let d = 0; d < depth; d++) {
+    let d = 0;
+    // First through the tables already there in the arena, with integer word indexes (the walker's
+    // fast path: `tableWord` accepts only tables the loop below would follow too).
+    const baseWord = this.baseWord;
+    const roff = table - memory.arenaBase;
+    if (baseWord >= 0 && roff >= 0 && roff + shape.tableBytes[0]! <= memory.arenaBytes) {
+      const arena = memory.arenaWords;
+      let tw = roff >>> 2;
+      for (; d < depth; d++) {
+        const w = tw + (Math.floor(iova * shape.invEntrySize[d]!) & shape.mask[d]!) * 2;
+        const l = arena[w]!;
+        const h = arena[w + 1]!;
+        const next = codec.tableWord!(l, h, shape.levelOf[d]!) - baseWord;
+        if (!(next >= 0 && next * 4 + shape.tableBytes[d + 1]! <= memory.arenaBytes)) break;
+        ea = memory.arenaBase + w * 4;
+        lo = l;
+        hi = h;
+        tw = next;
+        table = memory.arenaBase + next * 4;
+      }
+    }
+    for (; d < depth; d++) {
       const level = shape.levelOf[d]!;
       ea = table + (Math.floor(iova * shape.invEntrySize[d]!) & shape.mask[d]!) * 8;
       const off = ea - memory.arenaBase;
@@ -1126,22 +1497,23 @@ export class RadixPageTable implements PageTable {
     // table in the arena: cleared without the full path's calls (see mapPages). Its checks are the
     // full path's, with the size ones already done for this size. Anything else takes the full path.
     // (Kept under V8's 460-byte bytecode limit for inlining: mind what is added here.)
+    // The index of `iova` in the cached table: an integer in [0, entries) exactly when iova is an
+    // aligned address inside the table's span, which the full path validated when it cached the
+    // table (so non-integer, negative, misaligned and out-of-range inputs all fail this one test).
+    const k = iova * this.cacheInvEntry - this.cacheFirst;
     if (
-      pgsize === this.unmapFastSize &&
+      pgsize === this.unmapFastPgsize &&
       pgcount === 1 &&
-      this.unmapFastDepth === this.cacheDepth &&
-      Number.isSafeInteger(iova) &&
-      iova >= 0 &&
-      lowBits(iova, pgsize) === 0 &&
-      iova <= this.unmapFastIovaMax &&
-      Math.floor(iova * this.cacheInvSpan) === this.cacheKey
+      k >= 0 &&
+      k < this.cacheEntries &&
+      Math.floor(k) === k
     ) {
-      // The cached leaf table (cachedTable's checks, inline), entirely in the arena.
-      const arena = this.memory.arenaWords;
-      const tw = this.cacheTableW;
-      const pw = this.cacheWord;
-      if (tw >= 0 && arena[pw] === this.cacheLo && arena[pw + 1] === this.cacheHi) {
-        const w = tw + (Math.floor(iova * this.cacheInvEntry) & this.cacheMask) * 2;
+      // The cached leaf table, wholly in the arena: its parent still points to it while nobody
+      // else wrote memory (this table's own changes call forgetTable), or when it still reads so.
+      const memory = this.memory;
+      if (memory.writes === this.cacheWrites || this.parentUnchanged()) {
+        const arena = memory.arenaWords;
+        const w = this.cacheTableW + k * 2;
         const lo = arena[w]!;
         const hi = arena[w + 1]!;
         const codec = this.codec;
@@ -1184,7 +1556,7 @@ export class RadixPageTable implements PageTable {
     // Validated: the next one-page unmap of this size may take the fast path.
     this.unmapFastSize = span === 1 ? pgsize : -1;
     this.unmapFastDepth = depth;
-    this.unmapFastIovaMax = this.shape.inputLimit - pgsize;
+    this.syncUnmapFast();
     const end = iova + size;
     let cur = iova;
     let done = 0;
@@ -1478,6 +1850,7 @@ export class RadixPageTable implements PageTable {
     if (this.freed) return;
     this.mapFastSize = -1;
     this.unmapFastSize = -1;
+    this.unmapFastPgsize = -1;
     this.freeSubtree(this.rootAddress, 0, 0, undefined);
     this.freed = true;
   }

@@ -160,8 +160,22 @@ export function createWalkOut(): WalkOut {
  * Translates the address of a table the walker is about to read (nested translation: stage-1 table
  * addresses are IPAs that stage 2 translates). Returns the physical address, or -1 when the fetch
  * faults (the callee records why).
+ *
+ * Every walker calls it exactly once per table it reads, in walk order, before the read: `level` is
+ * the format's level number of the entries read in that table. So every call of a walk after the
+ * first names the table that the previous depth's descriptor pointed to, and that descriptor was
+ * present, passed the walker's checks and was a table descriptor: the translation unit fills its
+ * walk caches from these calls, without another walker API.
  */
 export type TableFetchTranslator = (tableAddress: number, level: number) => number;
+
+/** One depth of a walk (see {@link HwWalker.walkLevels}). */
+export interface WalkLevel {
+  /** Level number, in the format's own numbering, of the entries read at this depth. */
+  readonly level: number;
+  /** log2 of the input bytes one entry of this depth maps (ARM 4K: 39, 30, 21, 12). */
+  readonly shift: number;
+}
 
 /** One level of a verbose walk. */
 export interface WalkStep {
@@ -208,6 +222,27 @@ export interface HwWalker {
    * With `fetch`, every table address is first translated through it (nested stage 1 over stage 2).
    */
   translate(root: number, iova: number, out: WalkOut, fetch?: TableFetchTranslator): void;
+  /**
+   * The walk's depths, top table first: index `d` is the depth {@link translateFrom} takes, with the
+   * format's level number and the span of one entry there. A walk cache maps depths to its levels
+   * with it.
+   */
+  readonly walkLevels: readonly WalkLevel[];
+  /**
+   * A walk that starts below the root (after a walk-cache hit): reads the table at `table` as the
+   * table of walk depth `depth` (an index of {@link walkLevels}), then goes on as {@link translate}
+   * does; `translateFrom(0, root, ...)` is `translate(root, ...)`. With `fetch`, `table` is translated
+   * through it first like every other table. `EINVAL` for a depth the walk does not have.
+   */
+  translateFrom(depth: number, table: number, iova: number, out: WalkOut, fetch?: TableFetchTranslator): void;
+  /**
+   * Walks every address of `iovas` from `root` (a trace of device accesses, a sweep of a range, an
+   * RTL transaction log): `outputs[i]` is the output address, or -1 when that walk faults (then
+   * `translate` of the address says how); `perms[i]`, when given, the leaf's Linux prot bits (0 on
+   * a fault). Returns the number of faults. Same answers as `translate` address by address, without
+   * its per-call cost. `outputs` and `perms` must be at least as long as `iovas` (else `EINVAL`).
+   */
+  translateMany(root: number, iovas: Float64Array, outputs: Float64Array, perms?: Uint8Array): number;
   /** Verbose walk: every level's table, index and descriptor, decoded. */
   trace(root: number, iova: number): WalkTrace;
 }

@@ -1,12 +1,21 @@
 import { type AddressLike, hex, joinU64, toNumber } from "../address.js";
 import { HwError } from "../errors.js";
 import { createIotlb, Iotlb, type IotlbOptions } from "../iotlb/iotlb.js";
-import { createIotlbHit, createIotlbTags, type IotlbStage } from "../iotlb/types.js";
+import {
+  createIotlbHit,
+  createIotlbTags,
+  type IotlbRangeInvalidation,
+  type IotlbStage,
+  type IotlbTagFilter,
+  type IotlbTags,
+} from "../iotlb/types.js";
+import { WalkCache, type WalkCacheOptions, type WalkStage } from "../iotlb/walk-cache.js";
 import type { PhysMemory } from "../memory/phys-memory.js";
 import { getFormat } from "../page-table/registry.js";
 import {
   createWalkOut,
   type HwWalker,
+  type TableFetchTranslator,
   WALK_FAULT_NAMES,
   type WalkOut,
   type WalkTrace,
@@ -23,6 +32,7 @@ import {
   type TranslationFault,
   type TranslationFaultKind,
 } from "./types.js";
+import { walkCacheDepthLevels } from "./walk-cache-levels.js";
 
 /** Options of {@link createTranslationUnit}. */
 export interface TranslationUnitOptions {
@@ -33,6 +43,13 @@ export interface TranslationUnitOptions {
    * @default a 256-entry, 4-way LRU IOTLB
    */
   iotlb?: Iotlb | IotlbOptions | false;
+  /**
+   * Walk caches of table descriptors (gem5-style, per stage and level) that an IOTLB miss consults
+   * before walking: an instance, options for a new one, or `false` for none. A level serves a walk
+   * depth only where its level number and span match the format's (see `walkCacheLevelsFor`); the
+   * default levels are gem5's, for ARM LPAE with a 4 KiB granule. @default false
+   */
+  walkCache?: WalkCache | WalkCacheOptions | false;
   /** Where faults go (the backend's event queue). @default an internal log only */
   faults?: FaultSink;
   /** Name for messages. @default "translation unit" */
@@ -48,6 +65,11 @@ export interface TranslationStats {
   faults: number;
   /** Faults by kind. */
   faultsByKind: Record<string, number>;
+  /**
+   * Stage walks (stage 1, stage 2, and nested table fetches through stage 2) that started below
+   * their top table after a walk-cache hit. Always 0 without a walk cache.
+   */
+  walkCacheHits: number;
 }
 
 /** Result of a device DMA through the translation unit. */
@@ -82,6 +104,57 @@ interface ResolvedStage {
   readonly walker: HwWalker;
   readonly root: number;
   readonly asid: number;
+  /** Per table depth, the walk-cache level caching its descriptors as stage 1 / stage 2, or -1. */
+  readonly wc1: Int32Array;
+  readonly wc2: Int32Array;
+}
+
+const NO_LEVELS = new Int32Array(0);
+
+/**
+ * One stage walk's walk-cache fill: its fetch translator sees every table the walk reads (see
+ * {@link TableFetchTranslator}) and caches the descriptor that pointed to it, as gem5 does while the
+ * walk proceeds; with `inner` (nested stage 1) only once stage 2 has translated the table's IPA.
+ */
+class WalkFill {
+  cache: WalkCache;
+  stage: WalkStage = 1;
+  tags: IotlbTags = createIotlbTags();
+  levels: Int32Array = NO_LEVELS;
+  iova = 0;
+  start = 0;
+  depth = 0;
+  inner: TableFetchTranslator | undefined = undefined;
+
+  constructor(cache: WalkCache) {
+    this.cache = cache;
+  }
+
+  readonly fetch = (table: number, level: number): number => {
+    const d = this.depth++;
+    const pa = this.inner === undefined ? table : this.inner(table, level);
+    if (pa < 0) return -1;
+    // The first table of the walk is the root or the walk cache's own answer: nothing new.
+    if (d > this.start) {
+      const cached = this.levels[d - 1]!;
+      if (cached >= 0) this.cache.insert(this.tags, this.stage, cached, this.iova, table);
+    }
+    return pa;
+  };
+}
+
+/** The walk-cache stage(s) an IOTLB tag filter reaches (undefined: both). */
+function walkStageOf(filter: IotlbTagFilter): WalkStage | undefined {
+  if (filter.stage === 2) return 2;
+  if (filter.stage === 1 || filter.stage === 3) return 1;
+  // Stage-2 walk-cache entries carry no ASID or PASID (tags 0): a filter naming one means stage 1.
+  return filter.asid !== undefined || filter.pasid !== undefined ? 1 : undefined;
+}
+
+/** The filter without its stage: the walk cache selects by its own stage argument. */
+function walkFilterOf(filter: IotlbTagFilter): Omit<IotlbTagFilter, "stage"> {
+  const { stage: _stage, ...rest } = filter;
+  return rest;
 }
 
 const NO_PASID = -1;
@@ -99,6 +172,8 @@ export class TranslationUnit {
   readonly memory: PhysMemory;
   /** The IOTLB, or null when the unit has none. */
   readonly iotlb: Iotlb | null;
+  /** The walk caches, or null when the unit has none (the default). */
+  readonly walkCache: WalkCache | null;
   /** The most recent faults (up to 64), newest last, for inspection. */
   readonly recentFaults: TranslationFault[] = [];
   readonly #faults: FaultSink | undefined;
@@ -124,7 +199,13 @@ export class TranslationUnit {
     bypassed: 0,
     faults: 0,
     faultsByKind: {},
+    walkCacheHits: 0,
   };
+  // Walk-cache fills of a stage-1 and a stage-2 walk (a stage-1 walk's fetches run stage-2 walks),
+  // and the stage-2 tags: VMID only, as stage-2 tables are shared by every ASID and PASID.
+  readonly #fill1: WalkFill | null;
+  readonly #fill2: WalkFill | null;
+  readonly #tags2 = createIotlbTags({ stage: 2 });
   // Nested walks: the stage 2 that stage-1 table fetches go through, and what a failed fetch saw.
   #fetchStage: ResolvedStage | null = null;
   #fetchFaulted = false;
@@ -132,6 +213,16 @@ export class TranslationUnit {
   readonly #fetch = (tableAddress: number): number => {
     const s2 = this.#fetchStage!;
     s2.walker.translate(s2.root, tableAddress, this.#wf);
+    if (this.#wf.fault !== 0 || !(this.#wf.perm & IOMMU_READ)) {
+      this.#fetchFaulted = true;
+      this.#fetchFaultIpa = tableAddress;
+      return -1;
+    }
+    return this.#wf.outputAddress;
+  };
+  // The same through the walk caches (translate's misses when the unit has them).
+  readonly #fetchCached = (tableAddress: number): number => {
+    this.#walk(this.#fetchStage!, 2, this.#tags2, tableAddress, this.#wf, undefined, this.#fill2!);
     if (this.#wf.fault !== 0 || !(this.#wf.perm & IOMMU_READ)) {
       this.#fetchFaulted = true;
       this.#fetchFaultIpa = tableAddress;
@@ -151,6 +242,10 @@ export class TranslationUnit {
         : iotlb instanceof Iotlb
           ? iotlb
           : createIotlb({ entries: 256, ways: 4, ...iotlb });
+    const wc = options.walkCache ?? false;
+    this.walkCache = wc === false ? null : wc instanceof WalkCache ? wc : new WalkCache(wc);
+    this.#fill1 = this.walkCache && new WalkFill(this.walkCache);
+    this.#fill2 = this.walkCache && new WalkFill(this.walkCache);
   }
 
   /** Installs (or with `undefined` removes) the configuration of `stream`, as a config-cache fill. */
@@ -189,9 +284,63 @@ export class TranslationUnit {
     return { ...this.#stats, faultsByKind: { ...this.#stats.faultsByKind } };
   }
 
-  /** Zeroes the counters (the IOTLB keeps its own). */
+  /** Zeroes the counters (the IOTLB and the walk caches keep their own). */
   resetStats(): void {
-    this.#stats = { translations: 0, iotlbHits: 0, walks: 0, bypassed: 0, faults: 0, faultsByKind: {} };
+    this.#stats = {
+      translations: 0,
+      iotlbHits: 0,
+      walks: 0,
+      bypassed: 0,
+      faults: 0,
+      faultsByKind: {},
+      walkCacheHits: 0,
+    };
+  }
+
+  /**
+   * Drops every IOTLB and walk-cache entry (SMMUv3 TLBI_NSNH_ALL, VT-d global invalidation, AMD
+   * INVALIDATE_IOMMU_ALL). Returns the IOTLB entries dropped.
+   */
+  invalidateAll(): number {
+    const dropped = this.iotlb === null ? 0 : this.iotlb.invalidateAll();
+    this.walkCache?.invalidateAll();
+    return dropped;
+  }
+
+  /**
+   * Drops the IOTLB entries `filter` selects ({@link Iotlb.invalidateTags}) and the walk-cache
+   * entries of the same tags: `stage` 2 selects stage-2 walks, 1 and 3 stage-1 walks (a nested
+   * stage 1 is a stage-1 walk), none both stages unless the filter names an ASID or PASID, which
+   * only stage-1 walks carry. Returns the IOTLB entries dropped.
+   */
+  invalidateTags(filter: IotlbTagFilter): number {
+    const dropped = this.iotlb === null ? 0 : this.iotlb.invalidateTags(filter);
+    const wc = this.walkCache;
+    if (wc !== null) wc.invalidateTags(walkFilterOf(filter), walkStageOf(filter));
+    return dropped;
+  }
+
+  /**
+   * A range invalidation ({@link Iotlb.invalidateRange}) of the IOTLB and, unless `leafOnly`, of
+   * the walk-cache entries whose span overlaps the range (stages chosen as in
+   * {@link invalidateTags}): SMMUv3 LEAF, VT-d IH, AMD PDE = 0 and SMMU TLBIVAL keep table
+   * descriptors cached. Returns the IOTLB entries dropped.
+   */
+  invalidateRange(inv: IotlbRangeInvalidation): number {
+    const dropped = this.iotlb === null ? 0 : this.iotlb.invalidateRange(inv);
+    const wc = this.walkCache;
+    if (wc !== null) {
+      const filter = inv.filter ?? {};
+      const stage = walkStageOf(filter);
+      wc.invalidateRange({
+        start: inv.start,
+        size: inv.size ?? 1,
+        filter: walkFilterOf(filter),
+        leafOnly: inv.leafOnly ?? false,
+        ...(stage !== undefined ? { stage } : {}),
+      });
+    }
+    return dropped;
   }
 
   #resolve(config: StageConfig, asid: number): ResolvedStage {
@@ -217,7 +366,15 @@ export class TranslationUnit {
       walker = getFormat(config.format).createWalker(spec);
       this.#walkers.set(key, walker);
     }
-    r = { config, walker, root: toNumber(config.root, "table root"), asid };
+    const wcGeometry = this.walkCache?.geometry;
+    r = {
+      config,
+      walker,
+      root: toNumber(config.root, "table root"),
+      asid,
+      wc1: wcGeometry ? walkCacheDepthLevels(walker, 1, wcGeometry) : NO_LEVELS,
+      wc2: wcGeometry ? walkCacheDepthLevels(walker, 2, wcGeometry) : NO_LEVELS,
+    };
     this.#stages.set(config, r);
     this.#lastStage = config;
     this.#lastResolved = r;
@@ -322,10 +479,13 @@ export class TranslationUnit {
     let size = Number.MAX_VALUE;
     let perm = IOMMU_READ | IOMMU_WRITE;
     let level = 0;
+    const cached = this.#fill1 !== null;
+    if (cached) this.#tags2.vmid = tags.vmid;
     if (s1) {
       const w = this.#w1;
       if (s2) this.#fetchStage = s2;
-      s1.walker.translate(s1.root, iova, w, s2 ? this.#fetch : undefined);
+      if (!cached) s1.walker.translate(s1.root, iova, w, s2 ? this.#fetch : undefined);
+      else this.#walk(s1, 1, tags, iova, w, s2 ? this.#fetchCached : undefined, this.#fill1!);
       this.#fetchStage = null;
       if (w.fault !== 0) return this.#stage1Fault(out, w, stream, pasid, iova, access);
       output = w.outputAddress;
@@ -338,7 +498,8 @@ export class TranslationUnit {
     if (s2) {
       const w = this.#w2;
       const ipa = output;
-      s2.walker.translate(s2.root, ipa, w);
+      if (!cached) s2.walker.translate(s2.root, ipa, w);
+      else this.#walk(s2, 2, this.#tags2, ipa, w, undefined, this.#fill2!);
       if (w.fault !== 0) {
         const kind = WALK_FAULT_NAMES[w.fault] ?? "translation";
         return this.#failAt(out, kind, stream, pasid, iova, access, 2, "in", w, ipa);
@@ -366,6 +527,46 @@ export class TranslationUnit {
     out.pageSize = size;
     out.perm = perm;
     return true;
+  }
+
+  /**
+   * One stage walk through the walk cache: probes it from the deepest table level up for a table
+   * that maps `iova`, walks from the depth below the hit (or from the root), and caches every table
+   * descriptor the walk follows. `inner` translates table addresses (nested stage 1 over stage 2).
+   */
+  #walk(
+    r: ResolvedStage,
+    stage: WalkStage,
+    tags: IotlbTags,
+    iova: number,
+    out: WalkOut,
+    inner: TableFetchTranslator | undefined,
+    fill: WalkFill,
+  ): void {
+    const wc = fill.cache;
+    const levels = stage === 1 ? r.wc1 : r.wc2;
+    let depth = 0;
+    let table = r.root;
+    for (let d = levels.length - 1; d >= 0; d--) {
+      const level = levels[d]!;
+      if (level < 0) continue;
+      const next = wc.lookup(tags, stage, level, iova);
+      if (next >= 0) {
+        depth = d + 1;
+        table = next;
+        this.#stats.walkCacheHits++;
+        break;
+      }
+    }
+    fill.stage = stage;
+    fill.tags = tags;
+    fill.levels = levels;
+    fill.iova = iova;
+    fill.start = depth;
+    fill.depth = depth;
+    fill.inner = inner;
+    r.walker.translateFrom(depth, table, iova, out, fill.fetch);
+    fill.inner = undefined;
   }
 
   // A stage-1 walk failed: either at stage 1 itself, or (nested) because stage 2 could not translate
@@ -604,7 +805,8 @@ export class TranslationUnit {
 
   /** One line describing the unit, for dumps. */
   describe(): string {
-    return `${this.name}: ${this.#streams.size} stream(s), ${this.iotlb ? this.iotlb.describe() : "no IOTLB"}`;
+    const wc = this.walkCache ? `, walk cache of ${this.walkCache.geometry.length} level(s)` : "";
+    return `${this.name}: ${this.#streams.size} stream(s), ${this.iotlb ? this.iotlb.describe() : "no IOTLB"}${wc}`;
   }
 }
 

@@ -16,6 +16,9 @@ import {
   type PhysMemory,
   type TranslationFault,
   type TranslationUnit,
+  type WalkCache,
+  type WalkCacheOptions,
+  walkCacheOptionFor,
 } from "@iommu-sim/hw";
 import { type DmaFaultReason, IommuError } from "@iommu-sim/iommu";
 import type { DteFields } from "../arch/dte.js";
@@ -73,6 +76,12 @@ export interface AmdViHardwareOptions {
    * (QEMU's AMD-Vi IOTLB: a hash table emptied whole when it reaches 1024 entries)
    */
   iotlb?: IotlbOptions | false;
+  /**
+   * Page-directory caches of the translation unit, modelled as gem5-style walk caches: an instance,
+   * options (levels not given default to the AMD v1 levels 1..4, `walkCacheOptionFor`), or `false`.
+   * @default false
+   */
+  walkCache?: WalkCache | WalkCacheOptions | false;
   /** When queued commands execute. @default "lazy" */
   commandTiming?: CommandTiming;
   /** Name for messages. @default "amd-vi" */
@@ -157,14 +166,20 @@ export function createAmdViHardware(options: AmdViHardwareOptions): AmdViHardwar
   };
   const iotlb: Iotlb | false =
     options.iotlb === false ? false : createIotlb(options.iotlb ?? IOTLB_PRESETS["qemu-amd"]);
-  const tu = createTranslationUnit({ memory, iotlb, faults: sink, name });
+  const tu = createTranslationUnit({
+    memory,
+    iotlb,
+    walkCache: walkCacheOptionFor(options.walkCache, "amd-v1"),
+    faults: sink,
+    name,
+  });
   const events: EventLogProducer = createEventLogProducer(regs, memory, signal);
   const dtes: DeviceTableCache = createDeviceTableCache(regs, memory, tu);
   const commands: CommandProcessor = createCommandProcessor({
     regs,
     memory,
     dtes,
-    iotlb: tu.iotlb,
+    unit: tu,
     events,
     timing: options.commandTiming ?? "lazy",
     signal,

@@ -3,7 +3,8 @@
  * from system memory between the head and tail pointers and executes them: INVALIDATE_DEVTAB_ENTRY
  * drops a cached DTE, INVALIDATE_IOMMU_PAGES drops IOTLB entries of a domain (one page with S = 0,
  * else the naturally aligned block encoded by the trailing ones of the address, or all of the domain
- * for `0x7FFFFFFFFFFFF000`), INVALIDATE_IOMMU_ALL (with IASup) drops everything, COMPLETION_WAIT
+ * for `0x7FFFFFFFFFFFF000`) and, with PDE = 1, the walk-cache entries (cached PDEs) over it,
+ * INVALIDATE_IOMMU_ALL (with IASup) drops everything, COMPLETION_WAIT
  * stores its 64-bit data at its address (S) and/or raises ComWaitInt (I). ATS, interrupt-remapping
  * and PPR commands are accepted and do nothing: nothing they invalidate is modelled.
  *
@@ -20,8 +21,8 @@ import {
   type AmdCommand,
   decodeAmdCommand,
   encodeAmdEvent,
-  type Iotlb,
   type PhysMemory,
+  type TranslationUnit,
 } from "@iommu-sim/hw";
 import {
   CONTROL_COMWAIT_EN,
@@ -56,21 +57,24 @@ export function createCommandProcessor(options: {
   regs: AmdViRegisterFile;
   memory: PhysMemory;
   dtes: DeviceTableCache;
-  iotlb: Iotlb | null;
+  /** The translation unit whose IOTLB and walk caches the invalidations reach. */
+  unit: TranslationUnit;
   events: EventLogProducer;
   timing: CommandTiming;
   signal: () => void;
 }): CommandProcessor {
-  const { regs, memory, dtes, iotlb, events, signal } = options;
+  const { regs, memory, dtes, unit, events, signal } = options;
   const stats: CommandStats = {};
 
   const invalidatePages = (cmd: AmdCommand): void => {
     const f = cmd.fields;
     const domainId = f.domainId as number;
     const addr = f.addr as bigint;
-    if (iotlb === null) return;
+    // PDE = 0: only PTEs (leaves) changed, so cached page-directory entries (walk caches) stay.
+    const leafOnly = !(f.pde as boolean);
+    if (unit.iotlb === null && unit.walkCache === null) return;
     if (!(f.s as boolean)) {
-      iotlb.invalidateRange({ start: addr, size: 4096, filter: { asid: domainId } });
+      unit.invalidateRange({ start: addr, size: 4096, filter: { asid: domainId }, leafOnly });
       return;
     }
     // S = 1: n trailing ones from bit 12 encode a naturally aligned block of 2^(13 + n) bytes.
@@ -78,10 +82,11 @@ export function createCommandProcessor(options: {
     while (n < 52n && ((addr >> (12n + n)) & 1n) === 1n) n++;
     const size = 1n << (13n + n);
     if (size >= BigInt(SIZE_ALL)) {
-      iotlb.invalidateTags({ asid: domainId, includeGlobal: true });
+      if (!leafOnly) unit.invalidateTags({ asid: domainId, includeGlobal: true });
+      else unit.invalidateRange({ start: 0, size: SIZE_ALL, filter: { asid: domainId }, leafOnly });
       return;
     }
-    iotlb.invalidateRange({ start: addr & ~(size - 1n), size, filter: { asid: domainId } });
+    unit.invalidateRange({ start: addr & ~(size - 1n), size, filter: { asid: domainId }, leafOnly });
   };
 
   const illegal = (at: number): void => {
@@ -113,7 +118,7 @@ export function createCommandProcessor(options: {
           return false;
         }
         dtes.invalidateAll();
-        iotlb?.invalidateAll();
+        unit.invalidateAll();
         break;
       case "COMPLETION_WAIT": {
         // The semaphore store is a plain u64 write: no byte buffer per completion wait.

@@ -1,7 +1,7 @@
 /**
  * The SMMU's command-queue consumer: reads 16-byte commands from the CMDQ ring in memory between
- * CMDQ_CONS and CMDQ_PROD and applies them to the configuration cache and the IOTLB (SMMUv3
- * section 4; hw-facts 4.1). An illegal command stops the queue with CMDQ_CONS.ERR = CERROR_ILL.
+ * CMDQ_CONS and CMDQ_PROD and applies them to the configuration cache, the IOTLB and the walk caches
+ * (SMMUv3 section 4; hw-facts 4.1). An illegal command stops the queue with CMDQ_CONS.ERR = CERROR_ILL.
  */
 import type { TranslationUnit } from "@iommu-sim/hw";
 import {
@@ -94,7 +94,8 @@ export function executeCommand(
   const w2 = w[at + 2]!;
   const w3 = w[at + 3]!;
   const op = w0 & 0xff;
-  const iotlb = target.translation.iotlb;
+  // Invalidations go through the unit: its IOTLB and, when it has them, its walk caches.
+  const unit = target.translation;
   let dropped = 0;
   switch (op) {
     case CMDQ_OP_PREFETCH_CFG:
@@ -119,16 +120,15 @@ export function executeCommand(
     case CMDQ_OP_TLBI_NH_ASID: {
       const vmid = w1 & 0xffff;
       const filter = op === CMDQ_OP_TLBI_NH_ALL ? { vmid } : { vmid, asid: w1 >>> 16 };
-      if (iotlb) {
-        dropped += iotlb.invalidateTags({ ...filter, stage: 1 });
-        if (target.nested()) dropped += iotlb.invalidateTags({ ...filter, stage: 3 });
-      }
+      dropped += unit.invalidateTags({ ...filter, stage: 1 });
+      if (target.nested()) dropped += unit.invalidateTags({ ...filter, stage: 3 });
       break;
     }
     case CMDQ_OP_TLBI_NH_VA:
     case CMDQ_OP_TLBI_NH_VAA:
     case CMDQ_OP_TLBI_S2_IPA: {
-      if (!iotlb) break;
+      if (unit.iotlb === null && unit.walkCache === null) break;
+      // LEAF=1: only leaf entries changed, so walk caches keep their table descriptors.
       const leaf = (w2 & 1) === 1;
       const ttl = (w2 >>> 8) & 3;
       const tg = target.rangeInvalidation ? (w2 >>> 10) & 3 : 0;
@@ -151,24 +151,25 @@ export function executeCommand(
       if (op === CMDQ_OP_TLBI_S2_IPA) {
         filter.asid = undefined;
         filter.stage = 2;
-        dropped += iotlb.invalidateRange(inv);
+        dropped += unit.invalidateRange(inv);
       } else {
         if (op === CMDQ_OP_TLBI_NH_VA) filter.asid = w1 >>> 16;
         else filter.asid = undefined;
         filter.stage = 1;
-        dropped += iotlb.invalidateRange(inv);
+        dropped += unit.invalidateRange(inv);
         if (target.nested()) {
           filter.stage = 3;
-          dropped += iotlb.invalidateRange(inv);
+          dropped += unit.invalidateRange(inv);
         }
       }
       break;
     }
     case CMDQ_OP_TLBI_S12_VMALL:
-      if (iotlb) dropped += iotlb.invalidateTags({ vmid: w1 & 0xffff, includeGlobal: true });
+      // Both stages' entries of the VMID, walk caches included.
+      dropped += unit.invalidateTags({ vmid: w1 & 0xffff, includeGlobal: true });
       break;
     case CMDQ_OP_TLBI_NSNH_ALL:
-      if (iotlb) dropped += iotlb.invalidateAll();
+      dropped += unit.invalidateAll();
       break;
     case CMDQ_OP_TLBI_EL2_ALL:
     case CMDQ_OP_TLBI_EL2_ASID:

@@ -11,6 +11,7 @@ import {
   type PhysMemory,
   type TranslationFault,
   type TranslationUnit,
+  type TranslationUnitOptions,
 } from "@iommu-sim/hw";
 import { CMD_BYTES, CMDQ_OP_NAMES } from "../arch/commands.js";
 import { EVT_BYTES } from "../arch/events.js";
@@ -84,6 +85,12 @@ export interface SmmuV3HardwareOptions {
   idRegisters: SmmuV3IdRegisterValues;
   /** IOTLB geometry, or `false` for none. @default {@link SMMU_DEFAULT_IOTLB} */
   iotlb?: SmmuIotlbOptions | false;
+  /**
+   * Walk caches of the translation unit (gem5's per-stage, per-level table-descriptor caches), or
+   * `false` for none. TLBI_NH_VA / TLBI_S2_IPA with LEAF=0 drop their entries over the range,
+   * LEAF=1 keeps them. @default false
+   */
+  walkCache?: TranslationUnitOptions["walkCache"];
   /** Name for messages. @default "smmu-v3" */
   name?: string;
 }
@@ -236,6 +243,7 @@ export function createSmmuV3Hardware(options: SmmuV3HardwareOptions): SmmuV3Hard
   const translation = createTranslationUnit({
     memory,
     iotlb: options.iotlb === undefined ? SMMU_DEFAULT_IOTLB : options.iotlb,
+    walkCache: options.walkCache ?? false,
     faults: sink,
     name: options.name ?? "smmu-v3",
   });

@@ -52,6 +52,8 @@ export interface ArmSmmuHardwareOptions {
    * @default 512 entries, 4-way, LRU
    */
   readonly iotlb?: TranslationUnitOptions["iotlb"];
+  /** Walk caches of the translation unit, as it takes them. @default false */
+  readonly walkCache?: TranslationUnitOptions["walkCache"];
   /** Name for messages. @default "arm-smmu" */
   readonly name?: string;
 }
@@ -206,6 +208,7 @@ export function createArmSmmuHardware(options: ArmSmmuHardwareOptions): ArmSmmuH
   const unit = createTranslationUnit({
     memory: options.memory,
     iotlb: options.iotlb ?? { entries: 512, ways: 4, replacement: "lru", name: `${name} TLB` },
+    walkCache: options.walkCache ?? false,
     faults,
     name,
   });

@@ -47,11 +47,13 @@ export class TlbQueue {
     return this.#ops.length / 4;
   }
 
-  /** Completes every queued operation on `unit`'s IOTLB (the effect of a sync). */
+  /**
+   * Completes every queued operation on `unit`'s IOTLB and walk caches (the effect of a sync). The
+   * L variants (TLBIVAL, TLBIIPAS2L) are leaf-only: walk caches keep their table descriptors.
+   */
   complete(unit: TranslationUnit): void {
     const ops = this.#ops;
-    const iotlb = unit.iotlb;
-    if (iotlb !== null) {
+    if (unit.iotlb !== null || unit.walkCache !== null) {
       for (let i = 0; i < ops.length; i += 4) {
         const op = ops[i]!;
         const a = ops[i + 1]!;
@@ -64,25 +66,25 @@ export class TlbQueue {
             this.#s1Filter.vmid = c;
             this.#s1Range.start = a;
             this.#s1Range.leafOnly = op === TlbOp.VAL;
-            iotlb.invalidateRange(this.#s1Range);
+            unit.invalidateRange(this.#s1Range);
             break;
           case TlbOp.ASID:
             this.#s1Filter.asid = b;
             this.#s1Filter.vmid = c;
-            iotlb.invalidateTags(this.#s1Filter);
+            unit.invalidateTags(this.#s1Filter);
             break;
           case TlbOp.IPA:
           case TlbOp.IPAL:
             this.#s2Filter.vmid = c;
             this.#s2Range.start = a;
             this.#s2Range.leafOnly = op === TlbOp.IPAL;
-            iotlb.invalidateRange(this.#s2Range);
+            unit.invalidateRange(this.#s2Range);
             break;
           case TlbOp.VMID:
-            iotlb.invalidateTags({ vmid: c });
+            unit.invalidateTags({ vmid: c });
             break;
           default:
-            iotlb.invalidateAll();
+            unit.invalidateAll();
         }
       }
     }

@@ -21,6 +21,9 @@ import {
   type TranslationFault,
   type TranslationUnit,
   type VtdDescriptor,
+  type WalkCache,
+  type WalkCacheOptions,
+  walkCacheOptionFor,
 } from "@iommu-sim/hw";
 import { agawToWidth, decodeVtdCapability, type VtdCapability } from "../capability.js";
 import { type CachedContext, type ContextCache, createContextCache } from "./context-cache.js";
@@ -107,6 +110,11 @@ export interface VtdHardwareOptions {
   readonly version: number;
   /** IOTLB geometry, or false for none. */
   readonly iotlb: IotlbOptions | false;
+  /**
+   * Paging-structure caches (walk caches) of the translation unit; options without levels get the
+   * VT-d levels (`walkCacheOptionFor`). @default false
+   */
+  readonly walkCache?: WalkCache | WalkCacheOptions | false;
   /** Name for messages. */
   readonly name: string;
 }
@@ -285,7 +293,14 @@ export function createVtdHardware(options: VtdHardwareOptions): VtdHardware {
     },
   };
   const iotlb = options.iotlb === false ? false : createIotlb(options.iotlb);
-  const translation = createTranslationUnit({ memory, iotlb, faults: sink, name: `${name} translation` });
+  const translation = createTranslationUnit({
+    memory,
+    iotlb,
+    // First- and second-stage tables share generic_pt's level numbering and spans.
+    walkCache: walkCacheOptionFor(options.walkCache, "intel-vtd-ss"),
+    faults: sink,
+    name: `${name} translation`,
+  });
 
   const dropContexts = (sids: number[]) => {
     for (const sid of sids) translation.setStream(sid, undefined);
@@ -495,17 +510,18 @@ export function createVtdHardware(options: VtdHardwareOptions): VtdHardware {
         return true;
       }
       case "iotlb": {
+        // Through the unit: the IOTLB and the paging-structure caches (walk caches) together.
         const g = f.g as number;
-        const tlb = translation.iotlb;
-        if (g === 1) tlb?.invalidateAll();
+        if (g === 1) translation.invalidateAll();
         else if (g === 2 || (g === 3 && !capability.pageSelectiveInvalidation))
-          tlb?.invalidateTags({ asid: f.did as number, includeGlobal: true });
+          translation.invalidateTags({ asid: f.did as number, includeGlobal: true });
         else if (g === 3) {
           const am = f.am as number;
           if (am > capability.maxAddressMask) return false;
           const size = 4096 * 2 ** am;
           const addr = Number(f.addr as bigint);
-          tlb?.invalidateRange({
+          // IH = 1: only leaves changed, so the paging-structure caches keep their entries.
+          translation.invalidateRange({
             start: addr - (addr % size),
             size,
             filter: { asid: f.did as number },
@@ -536,17 +552,16 @@ export function createVtdHardware(options: VtdHardwareOptions): VtdHardware {
       case "pasid-iotlb": {
         if (!scalable) return false;
         const g = f.g as number;
-        const tlb = translation.iotlb;
         const filter = { asid: f.did as number, pasid: f.pasid as number };
-        if (g === 2) tlb?.invalidateTags(filter);
+        if (g === 2) translation.invalidateTags(filter);
         else if (g === 3) {
           const am = f.am as number;
           // Linux never limits this mask by CAP.MAMV; masks past the model's 2^53 mean the whole PASID.
-          if (am > 40) tlb?.invalidateTags(filter);
+          if (am > 40) translation.invalidateTags(filter);
           else {
             const size = 4096 * 2 ** am;
             const addr = Number(f.addr as bigint);
-            tlb?.invalidateRange({
+            translation.invalidateRange({
               start: addr - (addr % size),
               size,
               filter,
@@ -583,7 +598,7 @@ export function createVtdHardware(options: VtdHardwareOptions): VtdHardware {
       if (cap >> 63n) {
         dropContexts(contextCache.invalidateAll());
         refreshStreams(pasidCache.invalidate(undefined, undefined));
-        translation.iotlb?.invalidateAll();
+        translation.invalidateAll();
       }
     }
     if (value & DMA_GCMD_QIE) {

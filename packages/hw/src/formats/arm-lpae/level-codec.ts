@@ -2,7 +2,7 @@
  * The ARM LPAE descriptor knowledge the radix engine needs ({@link RadixCodec}), for both stages and
  * every granule. One class with per-table fields keeps the engine's call sites monomorphic.
  */
-import type { DescriptorHalves, RadixCodec } from "../../page-table/radix-table.js";
+import type { DescriptorHalves, FastDescriptorTest, RadixCodec } from "../../page-table/radix-table.js";
 import { WalkFault } from "../../page-table/types.js";
 import {
   LPAE_AF,
@@ -109,6 +109,26 @@ export class LpaeCodec implements RadixCodec {
     if (level < 3 && (lo & 3) === TYPE_TABLE && (hi & 0xffff) === 0 && (!this.pack52 || (lo & 0xf000) === 0))
       return (lo & 0xffff_f000) >>> 2;
     return -1;
+  }
+
+  fastTest(level: number, last: boolean): FastDescriptorTest {
+    // Tables: type 0b11 with PA[47:32] zero (and PA[51:48] in bits 15:12 when packed): no fault,
+    // below 4 GiB. Leaves: a page (last level) or a block where the granule has blocks, with AF,
+    // and no address bit at or above oas (bits 15:12 zero when packed, as for tables).
+    const packBits = this.pack52 ? 0xf000 : 0;
+    const block = !last && ((this.blockLevelMask >> level) & 1) !== 0;
+    const oasHiBits = Math.log2(this.outputLimitHi);
+    return {
+      tableLoMask: last ? 0 : 3 | packBits,
+      tableLoValue: last ? 1 : TYPE_TABLE,
+      tableHiMask: 0xffff,
+      tableAddressMask: 0xffff_f000,
+      leafLoMask: last || block ? 3 | AF | packBits : 0,
+      leafLoValue: last ? TYPE_TABLE | AF : block ? TYPE_BLOCK | AF : 1,
+      leafHiMask: oasHiBits >= 16 ? 0 : 0xffff & ~(2 ** oasHiBits - 1),
+      outLoMask: 0xffff_f000,
+      outHiMask: 0xffff,
+    };
   }
 
   leafAddress(lo: number, hi: number, _level: number): number {

@@ -6,7 +6,9 @@
  *
  * @module
  */
+import { HwError } from "../../errors.js";
 import type { PhysMemory } from "../../memory/phys-memory.js";
+import { translateManyByCalls } from "../../page-table/translate-many.js";
 import {
   createWalkOut,
   type HwWalker,
@@ -14,6 +16,7 @@ import {
   type TableFetchTranslator,
   WALK_FAULT_NAMES,
   WalkFault,
+  type WalkLevel,
   type WalkOut,
   type WalkStep,
   type WalkTrace,
@@ -26,6 +29,12 @@ import { type V7sParams, v7sParams } from "./geometry.js";
 const FRAME = 4096;
 // Memory type per TEX remap index (TEX[0]:C:B) under Linux's PRRR/NMRR.
 const REMAP_TYPE = [IOMMU_MMIO, IOMMU_MMIO, IOMMU_MMIO, IOMMU_MMIO, 0, IOMMU_MMIO, IOMMU_MMIO, IOMMU_CACHE];
+
+/** The v7s walk's depths: level 1 (1 MiB sections or table pointers), then level 2 (4 KiB pages). */
+export const V7S_WALK_LEVELS: readonly WalkLevel[] = Object.freeze([
+  Object.freeze({ level: 1, shift: 20 }),
+  Object.freeze({ level: 2, shift: 12 }),
+]);
 
 /** Reads the little-endian u32 at `pa` (4-byte aligned) without allocating. */
 export function readV7sWord(memory: PhysMemory, pa: number): number {
@@ -87,7 +96,8 @@ export function createV7sWalker(config: Omit<PageTableConfig, "allocator">): HwW
   const memory = config.memory;
   const limit = 2 ** p.geometry.ias;
 
-  function translate(root: number, iova: number, out: WalkOut, fetch?: TableFetchTranslator): void {
+  // Clears `out` for a new walk; false (the fault set) when `iova` is beyond the input size.
+  function begin(iova: number, out: WalkOut): boolean {
     out.fault = WalkFault.NONE;
     out.level = 1;
     out.outputAddress = 0;
@@ -98,15 +108,20 @@ export function createV7sWalker(config: Omit<PageTableConfig, "allocator">): HwW
     out.descriptorAddress = 0;
     if (!(iova >= 0 && iova < limit)) {
       out.fault = WalkFault.ADDRESS_SIZE;
-      return;
+      return false;
     }
+    return true;
+  }
+
+  function translate(root: number, iova: number, out: WalkOut, fetch?: TableFetchTranslator): void {
+    if (!begin(iova, out)) return;
     const l1 = fetch ? fetch(root, 1) : root;
     if (l1 < 0) {
       out.fault = WalkFault.TRANSLATION;
       return;
     }
-    let pa = l1 + Math.floor(iova / 0x10_0000) * 4;
-    let d = readV7sWord(memory, pa);
+    const pa = l1 + Math.floor(iova / 0x10_0000) * 4;
+    const d = readV7sWord(memory, pa);
     out.descriptorAddress = pa;
     out.descriptorLo = d;
     if ((d & 3) === 0) {
@@ -117,8 +132,13 @@ export function createV7sWalker(config: Omit<PageTableConfig, "allocator">): HwW
       leaf(p, d, 1, iova, out);
       return;
     }
+    walkL2((d & 0xffff_fc00) >>> 0, iova, out, fetch);
+  }
+
+  // The second half of a walk: the level-2 table at `table` (through `fetch` when nested).
+  function walkL2(table: number, iova: number, out: WalkOut, fetch?: TableFetchTranslator): void {
     out.level = 2;
-    let l2 = (d & 0xffff_fc00) >>> 0;
+    let l2 = table;
     if (fetch) {
       l2 = fetch(l2, 2);
       if (l2 < 0) {
@@ -126,8 +146,8 @@ export function createV7sWalker(config: Omit<PageTableConfig, "allocator">): HwW
         return;
       }
     }
-    pa = l2 + (Math.floor(iova / 0x1000) & 0xff) * 4;
-    d = readV7sWord(memory, pa);
+    const pa = l2 + (Math.floor(iova / 0x1000) & 0xff) * 4;
+    const d = readV7sWord(memory, pa);
     out.descriptorAddress = pa;
     out.descriptorLo = d;
     if ((d & 3) === 0) {
@@ -135,6 +155,21 @@ export function createV7sWalker(config: Omit<PageTableConfig, "allocator">): HwW
       return;
     }
     leaf(p, d, 2, iova, out);
+  }
+
+  function translateFrom(
+    depth: number,
+    table: number,
+    iova: number,
+    out: WalkOut,
+    fetch?: TableFetchTranslator,
+  ): void {
+    if (depth === 0) {
+      translate(table, iova, out, fetch);
+      return;
+    }
+    if (depth !== 1) throw new HwError("EINVAL", `arm-v7s: walk depth ${depth} is not 0 or 1`);
+    if (begin(iova, out)) walkL2(table, iova, out, fetch);
   }
 
   function trace(root: number, iova: number): WalkTrace {
@@ -179,5 +214,22 @@ export function createV7sWalker(config: Omit<PageTableConfig, "allocator">): HwW
     };
   }
 
-  return { format: "arm-v7s", geometry: p.geometry, translate, trace };
+  function translateMany(
+    root: number,
+    iovas: Float64Array,
+    outputs: Float64Array,
+    perms?: Uint8Array,
+  ): number {
+    return translateManyByCalls(translate, root, iovas, outputs, perms);
+  }
+
+  return {
+    format: "arm-v7s",
+    geometry: p.geometry,
+    walkLevels: V7S_WALK_LEVELS,
+    translate,
+    translateFrom,
+    translateMany,
+    trace,
+  };
 }
