@@ -249,6 +249,29 @@ describe("page tables over the arena", () => {
     expect(out.fault).not.toBe(0);
   });
 
+  it("a map descent does not reuse the previous descent's tables once memory was written", () => {
+    const memory = createPhysMemory();
+    const table = createPageTable("arm-lpae-s1", { memory, ias: 48, oas: 48, granule: 4096 });
+    const out = createWalkOut();
+    const iova = 0x1_0000_0000;
+    table.mapPages(iova, 0x8_0000_0000, 4096, 1, IOMMU_READ);
+    // Point the level-1 entry at a copy of the level-2 table (the walker now sees the copy).
+    const steps = table.walk(iova).steps;
+    const l1Entry = Number(steps[1]!.descriptorAddress);
+    const l2Table = Number(steps[2]!.tableAddress);
+    const copy = 0x7000_0000;
+    memory.write(copy, memory.read(l2Table, 4096));
+    const l1 = memory.readU64(l1Entry);
+    memory.writeU64(l1Entry, (l1 & ~0xffff_ffff_f000n) | BigInt(copy));
+    // A map in another 2 MiB of the same 1 GiB needs a new leaf table: linked into the copy.
+    table.mapPages(iova + 2 ** 21, 0x8_0020_0000, 4096, 1, IOMMU_READ);
+    table.walker.translate(table.rootAddress, iova + 2 ** 21, out);
+    expect(out.fault).toBe(0);
+    expect(out.outputAddress).toBe(0x8_0020_0000);
+    expect(memory.readU64(copy + 8)).not.toBe(0n);
+    expect(memory.readU64(l2Table + 8)).toBe(0n);
+  });
+
   it("keeps the fast map path's template when a map with another prot fails", () => {
     const memory = createPhysMemory();
     const table = createPageTable("arm-lpae-s2", { memory, ias: 48, oas: 48, granule: 65536 });

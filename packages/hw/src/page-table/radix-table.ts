@@ -968,6 +968,21 @@ export class RadixPageTable implements PageTable {
   private mapFastPaMax = Number.NaN;
   /** `arenaBase / 4` when the codec has `tableWord` (see {@link arenaBaseWord}), else -1. */
   private readonly baseWord: number;
+  /**
+   * Per depth, the codec's fastTest leaf test (mask, value, high mask), or one that never matches
+   * when the codec has none; and the cached depth's, for the one-page unmap fast path.
+   */
+  private readonly leafTests: Int32Array;
+  private cacheLeafMask = 0;
+  private cacheLeafValue = 1;
+  private cacheLeafHiMask = 0;
+  /**
+   * The tables of the last map descent: per depth d, the region key (`iova / span of a table at
+   * d`, floored) and the table's address, at `[2d, 2d + 1]`. Valid while `memory.writes` equals
+   * `pathWrites` (nobody else wrote) and this table has freed no table since (forgetTable drops it).
+   */
+  private readonly pathTables: Float64Array;
+  private pathWrites = -1;
 
   constructor(spec: RadixTableSpec, options: RadixTableOptions) {
     this.spec = spec;
@@ -993,6 +1008,12 @@ export class RadixPageTable implements PageTable {
     this.root = BigInt(this.rootAddress);
     this.walker = new RadixWalker(spec, this.memory);
     this.baseWord = arenaBaseWord(spec.codec, this.memory);
+    this.pathTables = new Float64Array(depths * 2).fill(Number.NaN);
+    this.leafTests = new Int32Array(depths * 3);
+    for (let d = 0; d < depths; d++) {
+      const t = spec.codec.fastTest?.(this.shape.levelOf[d]!, d === depths - 1);
+      this.leafTests.set(t ? [t.leafLoMask | 0, t.leafLoValue | 0, t.leafHiMask | 0] : [0, 1, 0], d * 3);
+    }
   }
 
   // ---- map -------------------------------------------------------------------------------------
@@ -1208,6 +1229,10 @@ export class RadixPageTable implements PageTable {
       this.cacheInvEntry = shape.invEntrySize[depth]!;
       this.cacheMask = shape.mask[depth]!;
       this.cacheLevel = shape.levelOf[depth]!;
+      const leaf = this.leafTests;
+      this.cacheLeafMask = leaf[depth * 3]!;
+      this.cacheLeafValue = leaf[depth * 3 + 1]!;
+      this.cacheLeafHiMask = leaf[depth * 3 + 2]!;
       this.cacheKey = Math.floor(iova * this.cacheInvSpan);
       this.cacheEntries = shape.mask[depth]! + 1;
       this.cacheFirst = this.cacheKey * this.cacheEntries;
@@ -1241,6 +1266,7 @@ export class RadixPageTable implements PageTable {
   private forgetTable(): void {
     this.cacheDepth = -1;
     this.unmapFastPgsize = -1;
+    this.pathWrites = -1;
   }
 
   /** Recomputes {@link unmapFastPgsize} after the cached table or the fast unmap size changed. */
@@ -1300,11 +1326,23 @@ export class RadixPageTable implements PageTable {
     let lo = 0;
     let hi = 0;
     let d = 0;
-    // First through the tables already there in the arena, with integer word indexes (the walker's
+    // Start at the deepest table of the previous descent that covers `iova` too (a run of maps
+    // over neighbouring regions shares its upper tables).
+    const path = this.pathTables;
+    if (memory.writes === this.pathWrites) {
+      for (let k = depth - 1; k > 0; k--) {
+        if (path[2 * k] === Math.floor(iova * shape.invTableSpan[k]!)) {
+          d = k;
+          table = path[2 * k + 1]!;
+          break;
+        }
+      }
+    }
+    // Then through the tables already there in the arena, with integer word indexes (the walker's
     // fast path: `tableWord` accepts only tables the loop below would follow too).
     const baseWord = this.baseWord;
     const roff = table - memory.arenaBase;
-    if (baseWord >= 0 && roff >= 0 && roff + shape.tableBytes[0]! <= memory.arenaBytes) {
+    if (baseWord >= 0 && roff >= 0 && roff + shape.tableBytes[d]! <= memory.arenaBytes) {
       const arena = memory.arenaWords;
       let tw = roff >>> 2;
       for (; d < depth; d++) {
@@ -1318,6 +1356,8 @@ export class RadixPageTable implements PageTable {
         hi = h;
         tw = next;
         table = memory.arenaBase + next * 4;
+        path[2 * d + 2] = Math.floor(iova * shape.invTableSpan[d + 1]!);
+        path[2 * d + 3] = table;
       }
     }
     for (; d < depth; d++) {
@@ -1355,7 +1395,11 @@ export class RadixPageTable implements PageTable {
         // "We require an unmap first": a larger leaf covers this address.
         throw this.exists(iova, lo, hi);
       }
+      path[2 * d + 2] = Math.floor(iova * shape.invTableSpan[d + 1]!);
+      path[2 * d + 3] = table;
     }
+    // Allocations may have written memory: the path is current as of now.
+    this.pathWrites = memory.writes;
     this.rememberTable(iova, depth, table, ea, lo, hi);
     return table;
   }
@@ -1495,35 +1539,36 @@ export class RadixPageTable implements PageTable {
   unmapPages(iova: number, pgsize: number, pgcount: number, gather?: UnmapGather): number {
     // One page of the size of the previous unmap, a leaf of exactly that size in the cached leaf
     // table in the arena: cleared without the full path's calls (see mapPages). Its checks are the
-    // full path's, with the size ones already done for this size. Anything else takes the full path.
-    // (Kept under V8's 460-byte bytecode limit for inlining: mind what is added here.)
+    // full path's, with the size ones already done for this size. Anything else (a hole included)
+    // takes the full path. (Kept under V8's 460-byte bytecode limit for inlining: mind what is
+    // added here.)
     // The index of `iova` in the cached table: an integer in [0, entries) exactly when iova is an
     // aligned address inside the table's span, which the full path validated when it cached the
     // table (so non-integer, negative, misaligned and out-of-range inputs all fail this one test).
+    // `k | 0` is exact below 2^31: it keeps the index an integer, as a float index costs a check.
     const k = iova * this.cacheInvEntry - this.cacheFirst;
     if (
       pgsize === this.unmapFastPgsize &&
       pgcount === 1 &&
       k >= 0 &&
       k < this.cacheEntries &&
-      Math.floor(k) === k
+      (k | 0) === k
     ) {
       // The cached leaf table, wholly in the arena: its parent still points to it while nobody
       // else wrote memory (this table's own changes call forgetTable), or when it still reads so.
       const memory = this.memory;
       if (memory.writes === this.cacheWrites || this.parentUnchanged()) {
         const arena = memory.arenaWords;
-        const w = this.cacheTableW + k * 2;
-        const lo = arena[w]!;
-        const hi = arena[w + 1]!;
-        const codec = this.codec;
-        const level = this.cacheLevel;
-        if (!codec.isPresent(lo, hi, level)) return 0;
-        if (!codec.isTable(lo, hi, level) && codec.leafSize(lo, hi, level) === pgsize) {
+        const w = this.cacheTableW + (k | 0) * 2;
+        // A leaf of the cached depth's size by the codec's fastTest masks (sound: tested per format).
+        if (
+          (arena[w]! & this.cacheLeafMask) === this.cacheLeafValue &&
+          (arena[w + 1]! & this.cacheLeafHiMask) === 0
+        ) {
           // The entry's frame holds a present leaf, so it is resident: no touchArena needed.
           arena[w] = 0;
           arena[w + 1] = 0;
-          if (gather !== undefined) gather.addLeaf(iova, pgsize, level);
+          if (gather !== undefined) gather.addLeaf(iova, pgsize, this.cacheLevel);
           return pgsize;
         }
       }
