@@ -272,6 +272,32 @@ describe("page tables over the arena", () => {
     expect(memory.readU64(l2Table + 8)).toBe(0n);
   });
 
+  it("a map does not take the previous descent's leaf table once its parent entry was rewritten", () => {
+    const memory = createPhysMemory();
+    const table = createPageTable("arm-lpae-s1", { memory, ias: 48, oas: 48, granule: 4096 });
+    const out = createWalkOut();
+    const iova = 0x1_0000_0000;
+    // Two sizes in turn, so every map takes the full path and ends with a descent to remember.
+    table.mapPages(iova + 2 ** 30, 0x9_0000_0000, 2 ** 21, 1, IOMMU_READ);
+    table.mapPages(iova, 0x8_0000_0000, 4096, 1, IOMMU_READ);
+    const steps = table.walk(iova).steps;
+    const l2Entry = Number(steps[2]!.descriptorAddress);
+    const l3Table = Number(steps[3]!.tableAddress);
+    const copy = 0x7000_0000;
+    memory.write(copy, memory.read(l3Table, 4096));
+    const l2 = memory.readU64(l2Entry);
+    memory.writeU64(l2Entry, (l2 & ~0xffff_ffff_f000n) | BigInt(copy));
+    table.mapPages(iova + 4096, 0x8_0000_1000, 4096, 1, IOMMU_READ);
+    expect(memory.readU64(copy + 8)).not.toBe(0n);
+    expect(memory.readU64(l3Table + 8)).toBe(0n);
+    table.walker.translate(table.rootAddress, iova + 4096, out);
+    expect(out.outputAddress).toBe(0x8_0000_1000);
+    // Without a write in between, the next map of that leaf table caches it and maps into it.
+    table.mapPages(iova + 8192, 0x8_0000_2000, 4096, 1, IOMMU_READ);
+    table.mapPages(iova + 12288, 0x8_0000_3000, 4096, 1, IOMMU_READ);
+    expect(memory.readU64(copy + 24)).not.toBe(0n);
+  });
+
   it("keeps the fast map path's template when a map with another prot fails", () => {
     const memory = createPhysMemory();
     const table = createPageTable("arm-lpae-s2", { memory, ias: 48, oas: 48, granule: 65536 });
