@@ -298,6 +298,20 @@ describe("page tables over the arena", () => {
     expect(memory.readU64(copy + 24)).not.toBe(0n);
   });
 
+  it("a map does not descend through tables a block replaced since an earlier descent", () => {
+    // fast-check's counterexample: the 1 GiB blocks at 1 GiB replace the tables the first map
+    // made at 2 GiB; a later descent must not start from those freed tables.
+    const memory = createPhysMemory();
+    const table = createPageTable("arm-lpae-s2", { memory, ias: 48, oas: 48, granule: 4096 });
+    const G = 2 ** 30;
+    table.mapPages(2 * G, 0, 4096, 1, IOMMU_READ);
+    table.mapPages(G, 0, G, 2, IOMMU_READ);
+    table.mapPages(0, 0, G, 1, IOMMU_READ);
+    expect(() => table.mapPages(2 * G + 4096, 0, 4096, 1, IOMMU_READ)).toThrow(/already mapped/);
+    expect(() => table.mapPages(0, 0, 4096, 1, IOMMU_READ)).toThrow(/already mapped/);
+    expect(table.iovaToPhys(2 * G + 4096)).toBe(BigInt(G + 4096));
+  });
+
   it("keeps the fast map path's template when a map with another prot fails", () => {
     const memory = createPhysMemory();
     const table = createPageTable("arm-lpae-s2", { memory, ias: 48, oas: 48, granule: 65536 });

@@ -980,9 +980,10 @@ export class RadixPageTable implements PageTable {
   private cacheLeafValue = 1;
   private cacheLeafHiMask = 0;
   /**
-   * The tables of the last map descent: per depth d, the region key (`iova / span of a table at
-   * d`, floored) and the table's address, at `[2d, 2d + 1]`. Valid while `memory.writes` equals
-   * `pathWrites` (nobody else wrote) and this table has freed no table since (forgetTable drops it).
+   * The tables of map descents since the last invalidation: per depth d, the region key (`iova /
+   * span of a table at d`, floored) and the table's address, at `[2d, 2d + 1]` (NaN: none). A
+   * descent that finds `memory.writes` changed since `pathWrites` clears them first (someone else
+   * wrote); forgetTable clears them when this table frees or replaces a table.
    */
   private readonly pathTables: Float64Array;
   private pathWrites = -1;
@@ -1281,7 +1282,7 @@ export class RadixPageTable implements PageTable {
   private forgetTable(): void {
     this.cacheDepth = -1;
     this.unmapFastPgsize = -1;
-    this.pathWrites = -1;
+    this.pathTables.fill(Number.NaN);
     this.pendDepth = -1;
   }
 
@@ -1387,7 +1388,10 @@ export class RadixPageTable implements PageTable {
     // Start at the deepest table of the previous descent that covers `iova` too (a run of maps
     // over neighbouring regions shares its upper tables).
     const path = this.pathTables;
-    if (memory.writes === this.pathWrites) {
+    if (memory.writes !== this.pathWrites) {
+      // Someone wrote memory: no table of earlier descents can be trusted any more.
+      path.fill(Number.NaN);
+    } else {
       for (let k = depth - 1; k > 0; k--) {
         if (path[2 * k] === Math.floor(iova * shape.invTableSpan[k]!)) {
           d = k;
