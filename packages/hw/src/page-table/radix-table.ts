@@ -923,11 +923,10 @@ export class RadixPageTable implements PageTable {
   private readonly tplLo: Uint32Array;
   private readonly tplHi: Uint32Array;
   // Leaf-table cache: the table at depth `cacheDepth` that maps the iovas `i` with
-  // `floor(i / span) === cacheKey` is at `cacheTable`, installed by the descriptor
-  // `cacheLo`/`cacheHi` at arena word `cacheWord`. Consecutive maps and unmaps mostly land in the
-  // same table, and this skips their walk from the root. Dropped whenever this table frees a table;
-  // each use also checks that the parent descriptor is still the same (memory written behind our
-  // back). Only parents inside the arena are cached.
+  // `floor(i / span) === cacheKey` is at `cacheTable`. Consecutive maps and unmaps mostly land in
+  // the same table, and this skips their walk from the root. Dropped whenever this table frees a
+  // table; trusted while nobody else wrote memory (`cacheWrites`), else only after a walk from the
+  // root still reaches it (`pathUnchanged`: any descriptor on the way may have been rewritten).
   private cacheDepth = -1;
   // The fast paths of mapPages / unmapPages: the size (NaN: none yet), prot and placement depth
   // last validated by the full path.
@@ -950,10 +949,7 @@ export class RadixPageTable implements PageTable {
   private unmapFastPgsize = -1;
   private cacheKey = Number.NaN;
   private cacheTable = Number.NaN;
-  private cacheWord = 0;
-  private cacheLo = Number.NaN;
-  private cacheHi = Number.NaN;
-  /** `memory.writes` when the table was cached: the unmap fast path's proof that the parent is unchanged. */
+  /** `memory.writes` when the table was cached (or last found unchanged). */
   private cacheWrites = -1;
   /** Arena word index of `cacheTable` when the whole table is in the arena, else -1. */
   private cacheTableW = -1;
@@ -988,17 +984,13 @@ export class RadixPageTable implements PageTable {
   private readonly pathTables: Float64Array;
   private pathWrites = -1;
   /**
-   * The table the last map descent ended at (depth, region key, address, and the parent entry's
-   * address and halves), not yet cached: valid while `memory.writes` equals `pendWrites` and this
+   * The table the last map descent ended at (depth, region key, address), not yet cached: valid while `memory.writes` equals `pendWrites` and this
    * table has freed no table since (forgetTable drops it).
    */
   private pendDepth = -1;
   private pendWrites = -1;
   private pendKey = Number.NaN;
   private pendTable = Number.NaN;
-  private pendEa = Number.NaN;
-  private pendLo = Number.NaN;
-  private pendHi = Number.NaN;
 
   constructor(spec: RadixTableSpec, options: RadixTableOptions) {
     this.spec = spec;
@@ -1066,10 +1058,10 @@ export class RadixPageTable implements PageTable {
       Math.floor(iova * this.cacheInvSpan) === this.cacheKey
     ) {
       // The cached leaf table (cachedTable's checks, inline), entirely in the arena.
-      const arena = this.memory.arenaWords;
+      const memory = this.memory;
       const tw = this.cacheTableW;
-      const pw = this.cacheWord;
-      if (tw >= 0 && arena[pw] === this.cacheLo && arena[pw + 1] === this.cacheHi) {
+      if (tw >= 0 && (memory.writes === this.cacheWrites || this.pathUnchanged())) {
+        const arena = memory.arenaWords;
         const w = tw + (Math.floor(iova * this.cacheInvEntry) & this.cacheMask) * 2;
         const codec = this.codec;
         if (!codec.isPresent(arena[w]!, arena[w + 1]!, this.cacheLevel)) {
@@ -1220,25 +1212,19 @@ export class RadixPageTable implements PageTable {
 
   /** The cached table at `depth` for `iova` (see `cacheDepth`), or -1. */
   private cachedTable(iova: number, depth: number): number {
-    if (depth === this.cacheDepth && Math.floor(iova * this.shape.invTableSpan[depth]!) === this.cacheKey) {
-      const arena = this.memory.arenaWords;
-      const w = this.cacheWord;
-      if (arena[w] === this.cacheLo && arena[w + 1] === this.cacheHi) return this.cacheTable;
+    if (
+      depth === this.cacheDepth &&
+      Math.floor(iova * this.shape.invTableSpan[depth]!) === this.cacheKey &&
+      (this.memory.writes === this.cacheWrites || this.pathUnchanged())
+    ) {
+      return this.cacheTable;
     }
     return -1;
   }
 
-  /** Caches `table` at `depth` for `iova`, installed by `lo`/`hi` at `parentEa`. */
-  private rememberTable(
-    iova: number,
-    depth: number,
-    table: number,
-    parentEa: number,
-    lo: number,
-    hi: number,
-  ): void {
-    const off = parentEa - this.memory.arenaBase;
-    if (off >= 0 && off < this.memory.arenaBytes) {
+  /** Caches `table`, the table at `depth` on the walk of `iova` (depth > 0). */
+  private rememberTable(iova: number, depth: number, table: number): void {
+    {
       const shape = this.shape;
       this.cacheDepth = depth;
       this.cacheInvSpan = shape.invTableSpan[depth]!;
@@ -1253,27 +1239,34 @@ export class RadixPageTable implements PageTable {
       this.cacheEntries = shape.mask[depth]! + 1;
       this.cacheFirst = this.cacheKey * this.cacheEntries;
       this.cacheTable = table;
-      this.cacheWord = off >>> 2;
-      this.cacheLo = lo;
-      this.cacheHi = hi;
       this.cacheWrites = this.memory.writes;
       const toff = table - this.memory.arenaBase;
       this.cacheTableW =
         toff >= 0 && toff + this.shape.tableBytes[depth]! <= this.memory.arenaBytes ? toff >>> 2 : -1;
-    } else {
-      this.cacheDepth = -1;
     }
     this.syncUnmapFast();
   }
 
   /**
-   * Someone wrote memory since the cached table was found: true when its parent descriptor still
-   * points to it (then the check is not repeated until the next write).
+   * Someone wrote memory since the cached table was found: true when a walk from the root still
+   * reaches it (then the walk is not repeated until the next write). A cleared or redirected
+   * descriptor anywhere on the way makes it false.
    */
-  private parentUnchanged(): boolean {
-    const arena = this.memory.arenaWords;
-    const w = this.cacheWord;
-    if (arena[w] !== this.cacheLo || arena[w + 1] !== this.cacheHi) return false;
+  private pathUnchanged(): boolean {
+    const depth = this.cacheDepth;
+    if (depth <= 0) return false;
+    const shape = this.shape;
+    const codec = this.codec;
+    // The first address of the cached table's region: key * span, exact (a power of two).
+    const iova = this.cacheKey / this.cacheInvSpan;
+    let table = this.rootAddress;
+    for (let d = 0; d < depth; d++) {
+      const e = this.readEntry(table + (Math.floor(iova * shape.invEntrySize[d]!) & shape.mask[d]!) * 8);
+      const level = shape.levelOf[d]!;
+      if (!codec.isPresent(e.lo, e.hi, level) || !codec.isTable(e.lo, e.hi, level)) return false;
+      table = codec.tableAddress(e.lo, e.hi, level);
+    }
+    if (table !== this.cacheTable) return false;
     this.cacheWrites = this.memory.writes;
     return true;
   }
@@ -1377,13 +1370,10 @@ export class RadixPageTable implements PageTable {
       // The previous descent's table, asked for again: now worth caching for the fast paths.
       const pending = this.pendTable;
       this.pendDepth = -1;
-      this.rememberTable(iova, depth, pending, this.pendEa, this.pendLo, this.pendHi);
+      this.rememberTable(iova, depth, pending);
       return pending;
     }
     let table = this.rootAddress;
-    let ea = 0;
-    let lo = 0;
-    let hi = 0;
     let d = 0;
     // Start at the deepest table of the previous descent that covers `iova` too (a run of maps
     // over neighbouring regions shares its upper tables).
@@ -1409,13 +1399,8 @@ export class RadixPageTable implements PageTable {
       let tw = roff >>> 2;
       for (; d < depth; d++) {
         const w = tw + (Math.floor(iova * shape.invEntrySize[d]!) & shape.mask[d]!) * 2;
-        const l = arena[w]!;
-        const h = arena[w + 1]!;
-        const next = codec.tableWord!(l, h, shape.levelOf[d]!) - baseWord;
+        const next = codec.tableWord!(arena[w]!, arena[w + 1]!, shape.levelOf[d]!) - baseWord;
         if (!(next >= 0 && next * 4 + shape.tableBytes[d + 1]! <= memory.arenaBytes)) break;
-        ea = memory.arenaBase + w * 4;
-        lo = l;
-        hi = h;
         tw = next;
         table = memory.arenaBase + next * 4;
         path[2 * d + 2] = Math.floor(iova * shape.invTableSpan[d + 1]!);
@@ -1424,7 +1409,7 @@ export class RadixPageTable implements PageTable {
     }
     for (; d < depth; d++) {
       const level = shape.levelOf[d]!;
-      ea = table + (Math.floor(iova * shape.invEntrySize[d]!) & shape.mask[d]!) * 8;
+      const ea = table + (Math.floor(iova * shape.invEntrySize[d]!) & shape.mask[d]!) * 8;
       const off = ea - memory.arenaBase;
       let words: Uint32Array;
       let w: number;
@@ -1435,8 +1420,8 @@ export class RadixPageTable implements PageTable {
         words = memory.frameWords(Math.floor(ea / FRAME));
         w = (ea & 4095) >> 2;
       }
-      lo = words[w]!;
-      hi = words[w + 1]!;
+      const lo = words[w]!;
+      const hi = words[w + 1]!;
       if (!codec.isPresent(lo, hi, level)) {
         const t = this.allocator.alloc(shape.tableBytes[d + 1]!);
         const nt = this.newTables;
@@ -1448,8 +1433,6 @@ export class RadixPageTable implements PageTable {
         const s = this.scratch;
         codec.encodeTable(t, level, s);
         this.writeEntry(ea, s.lo, s.hi);
-        lo = s.lo;
-        hi = s.hi;
         table = t;
       } else if (codec.isTable(lo, hi, level)) {
         table = codec.tableAddress(lo, hi, level);
@@ -1468,9 +1451,6 @@ export class RadixPageTable implements PageTable {
     this.pendWrites = memory.writes;
     this.pendKey = Math.floor(iova * shape.invTableSpan[depth]!);
     this.pendTable = table;
-    this.pendEa = ea;
-    this.pendLo = lo;
-    this.pendHi = hi;
     return table;
   }
 
@@ -1624,10 +1604,10 @@ export class RadixPageTable implements PageTable {
       k < this.cacheEntries &&
       (k | 0) === k
     ) {
-      // The cached leaf table, wholly in the arena: its parent still points to it while nobody
-      // else wrote memory (this table's own changes call forgetTable), or when it still reads so.
+      // The cached leaf table, wholly in the arena: the walk still reaches it while nobody else
+      // wrote memory (this table's own changes call forgetTable), or when a new walk does.
       const memory = this.memory;
-      if (memory.writes === this.cacheWrites || this.parentUnchanged()) {
+      if (memory.writes === this.cacheWrites || this.pathUnchanged()) {
         const arena = memory.arenaWords;
         const w = this.cacheTableW + (k | 0) * 2;
         // A leaf of the cached depth's size by the codec's fastTest masks (sound: tested per format).
@@ -1753,9 +1733,6 @@ export class RadixPageTable implements PageTable {
   ): number {
     const shape = this.shape;
     const codec = this.codec;
-    let pea = -1;
-    let plo = 0;
-    let phi = 0;
     for (;;) {
       const level = shape.levelOf[d]!;
       const idx = Math.floor(cur * shape.invEntrySize[d]!) & shape.mask[d]!;
@@ -1765,14 +1742,11 @@ export class RadixPageTable implements PageTable {
       const hi = e.hi;
       if (!codec.isPresent(lo, hi, level)) return 0;
       if (d === depth) {
-        if (pea >= 0) this.rememberTable(cur, depth, table, pea, plo, phi);
+        if (d > 0) this.rememberTable(cur, depth, table);
         return this.unmapBatch(table, d, idx, cur, pgsize, span, left, gather);
       }
       if (codec.isTable(lo, hi, level)) {
         table = codec.tableAddress(lo, hi, level);
-        pea = ea;
-        plo = lo;
-        phi = hi;
         d++;
         continue;
       }
