@@ -20,7 +20,7 @@ type Op =
   | { kind: "unmap"; size: number; slot: number; count: number }
   | { kind: "clear" | "redirect"; slot: number; level: number };
 
-function outcome(f: () => number | undefined): string {
+function outcome(f: () => unknown): string {
   try {
     return String(f());
   } catch (e) {
