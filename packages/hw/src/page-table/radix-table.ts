@@ -383,6 +383,44 @@ class FrameCache {
   }
 }
 
+/** One depth of {@link RadixWalker.translate}'s fast path: its shape and the codec's mask tests. */
+class WalkStepTest {
+  /** The next depth's step (null at the last depth, whose table test never matches). */
+  next: WalkStepTest | null = null;
+  readonly depth: number;
+  readonly level: number;
+  readonly inv: number;
+  readonly size: number;
+  readonly mask: number;
+  readonly tableMask: number;
+  readonly tableValue: number;
+  readonly tableHiMask: number;
+  readonly tableAddressMask: number;
+  readonly leafMask: number;
+  readonly leafValue: number;
+  readonly leafHiMask: number;
+  readonly outLoMask: number;
+  readonly outHiMask: number;
+
+  constructor(fast: Int32Array, shape: Shape, d: number) {
+    const k = d * FAST_STRIDE;
+    this.depth = d;
+    this.level = shape.levelOf[d]!;
+    this.inv = shape.invEntrySize[d]!;
+    this.size = shape.entrySize[d]!;
+    this.mask = shape.mask[d]!;
+    this.tableMask = fast[k]!;
+    this.tableValue = fast[k + 1]!;
+    this.tableHiMask = fast[k + 2]!;
+    this.tableAddressMask = fast[k + 3]!;
+    this.leafMask = fast[k + 4]!;
+    this.leafValue = fast[k + 5]!;
+    this.leafHiMask = fast[k + 6]!;
+    this.outLoMask = fast[k + 7]!;
+    this.outHiMask = fast[k + 8]!;
+  }
+}
+
 /**
  * The hardware walker of a radix format: reads descriptors only from memory, starting at any root.
  * Models a table walk of the architecture the codec describes (`translate` fast, `trace` verbose).
@@ -398,16 +436,9 @@ export class RadixWalker implements HwWalker {
   private readonly frames: FrameCache;
   /** `arenaBase / 4` when the codec has `tableWord` and the arena starts below 4 GiB, else -1. */
   private readonly baseWord: number;
-  // Shape of depths 0..2 for translate's written-out steps (0 where the depth does not exist).
-  private readonly inv0: number;
-  private readonly inv1: number;
-  private readonly inv2: number;
-  private readonly mask0: number;
-  private readonly mask1: number;
-  private readonly mask2: number;
-  private readonly level0: number;
-  private readonly level1: number;
-  private readonly level2: number;
+  /** `translate`'s view of each depth (shape and mask tests); null without the codec's masks. */
+  private readonly steps: WalkStepTest[] | null;
+  private readonly inputLimit: number;
   /**
    * The codec's {@link FastDescriptorTest}s of every depth, {@link FAST_STRIDE} numbers each, for
    * `translateMany`; null when the codec has none or tables are not walked through the arena.
@@ -436,19 +467,19 @@ export class RadixWalker implements HwWalker {
     this.frames = new FrameCache(memory, this.shape.depthCount);
     this.baseWord = arenaBaseWord(spec.codec, memory);
     const shape = this.shape;
-    this.inv0 = shape.invEntrySize[0] ?? 0;
-    this.inv1 = shape.invEntrySize[1] ?? 0;
-    this.inv2 = shape.invEntrySize[2] ?? 0;
-    this.mask0 = shape.mask[0] ?? 0;
-    this.mask1 = shape.mask[1] ?? 0;
-    this.mask2 = shape.mask[2] ?? 0;
-    this.level0 = shape.levelOf[0] ?? 0;
-    this.level1 = shape.levelOf[1] ?? 0;
-    this.level2 = shape.levelOf[2] ?? 0;
+    this.inputLimit = shape.inputLimit;
     this.fast =
       this.baseWord >= 0 && spec.codec.fastTest !== undefined && shape.depthCount >= 2
         ? fastTests(spec.codec, shape)
         : null;
+    const fast = this.fast;
+    this.steps =
+      fast === null
+        ? null
+        : Array.from({ length: shape.depthCount }, (_, d) => new WalkStepTest(fast, shape, d));
+    this.steps?.forEach((step, d, all) => {
+      step.next = all[d + 1] ?? null;
+    });
   }
 
   translateMany(root: number, iovas: Float64Array, outputs: Float64Array, perms?: Uint8Array): number {
@@ -635,80 +666,43 @@ export class RadixWalker implements HwWalker {
   }
 
   translate(root: number, iova: number, out: WalkOut, fetch?: TableFetchTranslator): void {
-    // The common case, without calls and with integer word indexes: a walk through tables in the
-    // arena to a good leaf. Everything else (faults, nested fetches, tables outside the arena or
-    // above 4 GiB, codecs without `tableWord`) walks again on the full path.
-    const baseWord = this.baseWord;
-    if (baseWord >= 0 && fetch === undefined) {
-      const shape = this.shape;
+    // The common case: a walk through tables in the arena to a good leaf, each descriptor tested
+    // with the codec's masks (`fastTest`) from this depth's step, integer word indexes, and no call
+    // into the codec but for the leaf's permissions (so it stays fast when several formats share
+    // a process and the codec's call sites see several classes). Everything else (faults, nested
+    // fetches, tables outside the arena or above 4 GiB) walks again on the full path.
+    const steps = this.steps;
+    if (steps !== null && fetch === undefined) {
       const memory = this.memory;
       const roff = root - memory.arenaBase;
-      if (iova >= 0 && iova < shape.inputLimit && roff >= 0 && roff < memory.arenaBytes) {
+      if (iova >= 0 && iova < this.inputLimit && roff >= 0 && roff < memory.arenaBytes) {
         const arena = memory.arenaWords;
-        const codec = this.codec;
-        const inv = shape.invEntrySize;
-        const mask = shape.mask;
-        const levelOf = shape.levelOf;
-        const last = shape.depthCount - 1;
         const limit = arena.length - 1;
-        let tw = roff >>> 2;
-        let d = 0;
-        let w = tw + (Math.floor(iova * this.inv0) & this.mask0) * 2;
-        // Integer word indexes only, so the chain of dependent loads stays short. The first three
-        // steps are written out with their depth's shape in fields (formats have 2 to 6 levels,
-        // mostly 4): straight-line code without typed-array bounds checks measured faster than the
-        // loop alone, which takes any further levels.
-        if (last > 0 && w < limit) {
-          let next = codec.tableWord!(arena[w]!, arena[w + 1]!, this.level0) - baseWord;
-          if (next >= 0) {
-            tw = next;
-            d = 1;
-            w = tw + (Math.floor(iova * this.inv1) & this.mask1) * 2;
-            if (last > 1 && w < limit) {
-              next = codec.tableWord!(arena[w]!, arena[w + 1]!, this.level1) - baseWord;
-              if (next >= 0) {
-                tw = next;
-                d = 2;
-                w = tw + (Math.floor(iova * this.inv2) & this.mask2) * 2;
-                if (last > 2 && w < limit) {
-                  next = codec.tableWord!(arena[w]!, arena[w + 1]!, this.level2) - baseWord;
-                  if (next >= 0) {
-                    tw = next;
-                    d = 3;
-                    w = tw + (Math.floor(iova * inv[3]!) & mask[3]!) * 2;
-                    while (d < last && w < limit) {
-                      next = codec.tableWord!(arena[w]!, arena[w + 1]!, levelOf[d]!) - baseWord;
-                      if (!(next >= 0)) break;
-                      tw = next;
-                      d++;
-                      w = tw + (Math.floor(iova * inv[d]!) & mask[d]!) * 2;
-                    }
-                  }
-                }
-              }
-            }
-          }
-        }
-        if (w < limit) {
+        const baseWord = this.baseWord;
+        let s = steps[0]!;
+        let w = (roff >>> 2) + (Math.floor(iova * s.inv) & s.mask) * 2;
+        while (w < limit) {
           const lo = arena[w]!;
           const hi = arena[w + 1]!;
-          const level = levelOf[d]!;
-          if (
-            codec.isPresent(lo, hi, level) &&
-            codec.walkFault(lo, hi, level, d === last) === 0 &&
-            (d === last || !codec.isTable(lo, hi, level))
-          ) {
-            const size = codec.leafSize(lo, hi, level);
+          if ((lo & s.tableMask) === s.tableValue && (hi & s.tableHiMask) === 0) {
+            const next = s.next!;
+            w = ((lo & s.tableAddressMask) >>> 2) - baseWord + (Math.floor(iova * next.inv) & next.mask) * 2;
+            s = next;
+            if (w < 0) break;
+            continue;
+          }
+          if ((lo & s.leafMask) === s.leafValue && (hi & s.leafHiMask) === 0) {
             out.fault = FAULT_NONE;
-            out.level = level;
-            out.pageSize = size;
-            out.outputAddress = codec.leafAddress(lo, hi, level) + lowBits(iova, size);
-            out.perm = codec.leafPerm(lo, hi, level);
+            out.level = s.level;
+            out.pageSize = s.size;
+            out.outputAddress = leafOutput(lo, hi, s.outLoMask, s.outHiMask, iova, s.inv, s.size);
+            out.perm = this.codec.leafPerm(lo, hi, s.level);
             out.descriptorLo = lo;
             out.descriptorHi = hi;
             out.descriptorAddress = memory.arenaBase + w * 4;
             return;
           }
+          break;
         }
       }
     }
