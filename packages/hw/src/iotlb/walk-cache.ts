@@ -182,6 +182,13 @@ export class WalkCache {
     return lc.cache.lookup(iova, tags, this.#hit) >= 0 ? this.#hit.outputBase : -1;
   }
 
+  /** Like {@link lookup}, but leaves statistics and replacement state untouched (for probes). */
+  peek(tags: IotlbTags, stage: WalkStage, level: number, iova: number): number {
+    const lc = this.#byStage[stage]?.[level];
+    if (lc === undefined) return -1;
+    return lc.cache.peek(iova, tags, this.#hit) >= 0 ? this.#hit.outputBase : -1;
+  }
+
   /** Caches the table descriptor at `level` of `stage` that maps `iova`: its next table is `nextTable`. No-op for an uncached level. */
   insert(tags: IotlbTags, stage: WalkStage, level: number, iova: number, nextTable: number): void {
     const lc = this.#byStage[stage]?.[level];

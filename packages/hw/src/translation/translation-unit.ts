@@ -93,8 +93,16 @@ export interface StaleProbe {
   /** Output address of that walk. */
   readonly walkOutput?: bigint;
   /**
-   * The cached entry answers although the tables no longer map the address there: a device could
-   * still reach memory the driver believes unmapped (the window lazy invalidation opens).
+   * With walk caches: a walk that starts from the cached table descriptors (what the hardware does
+   * on an IOTLB miss) used at least one of them.
+   */
+  readonly walkCached?: boolean;
+  /** Output address of that walk, when it succeeds. */
+  readonly walkCacheOutput?: bigint;
+  /**
+   * The IOTLB entry, or the walk through the cached table descriptors, answers although the tables
+   * no longer map the address there: a device could still reach memory the driver believes
+   * unmapped (the window lazy invalidation opens; a table freed with only a leaf invalidation).
    */
   readonly stale: boolean;
 }
@@ -772,13 +780,76 @@ export class TranslationUnit {
       output = w.outputAddress;
     }
     const cachedOutput = cached ? hit.outputAddress : undefined;
+    const staleIotlb = cached && (!mapped || output !== cachedOutput);
+    const viaCache = this.walkCache !== null ? this.#peekWalkCached(s1, s2, tags, iova) : undefined;
+    const staleWalk =
+      viaCache !== undefined &&
+      viaCache.used &&
+      viaCache.output >= 0 &&
+      (!mapped || viaCache.output !== output);
     return {
       cached,
       ...(cachedOutput !== undefined ? { cachedOutput: BigInt(cachedOutput) } : {}),
       mapped,
       ...(mapped ? { walkOutput: BigInt(output) } : {}),
-      stale: cached && (!mapped || output !== cachedOutput),
+      ...(viaCache !== undefined ? { walkCached: viaCache.used } : {}),
+      ...(viaCache !== undefined && viaCache.output >= 0 ? { walkCacheOutput: BigInt(viaCache.output) } : {}),
+      stale: staleIotlb || staleWalk,
     };
+  }
+
+  /**
+   * For {@link probeStale}: each stage walked from its deepest cached table descriptor (peeked,
+   * so statistics and replacement state stay as they were). A nested stage 1's table fetches go
+   * through stage 2 from its root. Returns the output address (-1 on a fault) and whether any
+   * cached descriptor was used.
+   */
+  #peekWalkCached(
+    s1: ResolvedStage | null,
+    s2: ResolvedStage | null,
+    tags: IotlbTags,
+    iova: number,
+  ): { used: boolean; output: number } {
+    const wc = this.walkCache!;
+    let used = false;
+    const walkStage = (
+      r: ResolvedStage,
+      stage: WalkStage,
+      t: IotlbTags,
+      address: number,
+      w: WalkOut,
+      inner?: TableFetchTranslator,
+    ) => {
+      const levels = stage === 1 ? r.wc1 : r.wc2;
+      let depth = 0;
+      let table = r.root;
+      for (let d = levels.length - 1; d >= 0; d--) {
+        const level = levels[d]!;
+        const next = level < 0 ? -1 : wc.peek(t, stage, level, address);
+        if (next >= 0) {
+          depth = d + 1;
+          table = next;
+          used = true;
+          break;
+        }
+      }
+      r.walker.translateFrom(depth, table, address, w, inner);
+      return w.fault === 0 ? w.outputAddress : -1;
+    };
+    const w = createWalkOut();
+    let output = iova;
+    if (s1) {
+      if (s2) this.#fetchStage = s2;
+      output = walkStage(s1, 1, tags, iova, w, s2 ? this.#fetch : undefined);
+      this.#fetchStage = null;
+      this.#fetchFaulted = false;
+      if (output < 0) return { used, output };
+    }
+    if (s2) {
+      const t2 = createIotlbTags({ vmid: tags.vmid, stage: 2 });
+      output = walkStage(s2, 2, t2, output, w);
+    }
+    return { used, output };
   }
 
   /** Verbose walk of `iova` for `stream` (stage 1 or stage 2 only; for dumps and visualisers). */

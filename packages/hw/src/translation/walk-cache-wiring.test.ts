@@ -193,6 +193,45 @@ describe("translation unit with walk caches", () => {
     expect(faults.at(-1)).toMatchObject({ kind: "translation", stage: 1, level: 2, iova: 0x4020_0123 });
   });
 
+  it("probeStale reports the stale table pointer a leaf-only invalidation leaves, without touching the caches", () => {
+    const memory = createPhysMemory();
+    const table = lpaeS1(memory);
+    const tu = createTranslationUnit({ memory, walkCache: {} });
+    attach(tu, table);
+    table.map(0x4020_0000n, 0x9000_0000n, 4096n, 1, RW);
+    expect(tu.translate(1, 0x4020_0000, DmaAccess.READ)).toBe(true);
+    // Consistent caches: nothing stale, and the walk through the cached descriptors agrees.
+    expect(tu.probeStale(1, 0x4020_0123)).toEqual({
+      cached: true,
+      cachedOutput: 0x9000_0123n,
+      mapped: true,
+      walkOutput: 0x9000_0123n,
+      walkCached: true,
+      walkCacheOutput: 0x9000_0123n,
+      stale: false,
+    });
+    expect(table.unmap(0x4020_0000n, BigInt(M2), 1)).toBe(BigInt(M2));
+    tu.invalidateRange({ start: 0x4020_0000, size: M2, filter: { asid: 1 }, leafOnly: true });
+    table.map(0x4040_0000n, 0xa000_0000n, 4096n, 1, RW);
+    const before = JSON.stringify(tu.walkCache!.stats());
+    // The IOTLB holds nothing for it and the tables map nothing there, but the cached L2 descriptor
+    // still leads a walk into the freed (now reused) page: reported stale, with where it lands.
+    expect(tu.probeStale(1, 0x4020_0123)).toEqual({
+      cached: false,
+      mapped: false,
+      walkCached: true,
+      walkCacheOutput: 0xa000_0123n,
+      stale: true,
+    });
+    expect(JSON.stringify(tu.walkCache!.stats())).toBe(before);
+    tu.invalidateRange({ start: 0x4020_0000, size: M2, filter: { asid: 1 } });
+    expect(tu.probeStale(1, 0x4020_0123)).toMatchObject({ mapped: false, stale: false });
+    // A unit without walk caches says nothing of them.
+    const plain = createTranslationUnit({ memory });
+    attach(plain, table);
+    expect(plain.probeStale(1, 0x4020_0123)).toEqual({ cached: false, mapped: false, stale: false });
+  });
+
   it("tag and full invalidations reach the walk cache by stage", () => {
     const memory = createPhysMemory();
     const table = lpaeS1(memory);
