@@ -303,7 +303,7 @@ function leafOutput(
 /** 2^-b for every bit position b: exact, so `x * INV_POW2[b]` is `x / 2^b` without a division. */
 const INV_POW2 = Float64Array.from({ length: 64 }, (_, b) => 2 ** -b);
 
-/** Numbers per depth in {@link RadixWalker}'s `fast` (the fields of {@link FastDescriptorTest}). */
+/** Numbers per depth in {@link fastTests}'s array (the fields of {@link FastDescriptorTest}). */
 const FAST_STRIDE = 9;
 
 /**
@@ -311,12 +311,13 @@ const FAST_STRIDE = 9;
  * depths (`translateMany` reads depth 0's).
  */
 function fastTests(codec: RadixCodec, shape: Shape): Int32Array | null {
+  if (codec.fastTest === undefined) return null;
   const n = shape.depthCount;
   const f = new Int32Array(n * FAST_STRIDE);
   for (let d = 0; d < n; d++) {
     const k = d * FAST_STRIDE;
     const last = d === n - 1;
-    const t = codec.fastTest!(shape.levelOf[d]!, last);
+    const t = codec.fastTest(shape.levelOf[d]!, last);
     f.set(
       [
         t.tableLoMask,
@@ -440,8 +441,9 @@ export class RadixWalker implements HwWalker {
   private readonly steps: WalkStepTest[] | null;
   private readonly inputLimit: number;
   /**
-   * The codec's {@link FastDescriptorTest}s of every depth, {@link FAST_STRIDE} numbers each, for
-   * `translateMany`; null when the codec has none or tables are not walked through the arena.
+   * The codec's {@link FastDescriptorTest}s of every depth ({@link fastTests}), for `translateMany`
+   * (read from this array into locals: measured faster than from `steps`); null when the codec has
+   * none or tables are not walked through the arena. `steps` holds the same numbers per depth.
    */
   private readonly fast: Int32Array | null;
   /** Scratch result of {@link translateMany}'s uncommon addresses. */
@@ -468,11 +470,8 @@ export class RadixWalker implements HwWalker {
     this.baseWord = arenaBaseWord(spec.codec, memory);
     const shape = this.shape;
     this.inputLimit = shape.inputLimit;
-    this.fast =
-      this.baseWord >= 0 && spec.codec.fastTest !== undefined && shape.depthCount >= 2
-        ? fastTests(spec.codec, shape)
-        : null;
-    const fast = this.fast;
+    const fast = this.baseWord >= 0 && shape.depthCount >= 2 ? fastTests(spec.codec, shape) : null;
+    this.fast = fast;
     this.steps =
       fast === null
         ? null
@@ -488,7 +487,7 @@ export class RadixWalker implements HwWalker {
     const roff = root - memory.arenaBase;
     const rootInArena =
       this.baseWord >= 0 && roff >= 0 && roff + this.shape.tableBytes[0]! <= memory.arenaBytes;
-    if (rootInArena && this.fast !== null) return this.manyFast(roff >>> 2, root, iovas, outputs, perms);
+    if (rootInArena && this.steps !== null) return this.manyFast(roff >>> 2, root, iovas, outputs, perms);
     return this.manyLooped(rootInArena ? roff >>> 2 : -1, root, iovas, outputs, perms);
   }
 
@@ -962,10 +961,11 @@ export class RadixPageTable implements PageTable {
   /** `arenaBase / 4` when the codec has `tableWord` (see {@link arenaBaseWord}), else -1. */
   private readonly baseWord: number;
   /**
-   * Per depth, the codec's fastTest leaf test (mask, value, high mask), or one that never matches
-   * when the codec has none; and the cached depth's, for the one-page unmap fast path.
+   * The codec's fast tests per depth ({@link fastTests}), or null; the cached depth's leaf test
+   * (mask, value, high mask) is copied below for the one-page unmap fast path (never matching
+   * without them).
    */
-  private readonly leafTests: Int32Array;
+  private readonly fastTests: Int32Array | null;
   private cacheLeafMask = 0;
   private cacheLeafValue = 1;
   private cacheLeafHiMask = 0;
@@ -977,14 +977,6 @@ export class RadixPageTable implements PageTable {
    */
   private readonly pathTables: Float64Array;
   private pathWrites = -1;
-  /**
-   * The table the last map descent ended at (depth, region key, address), not yet cached: valid while `memory.writes` equals `pendWrites` and this
-   * table has freed no table since (forgetTable drops it).
-   */
-  private pendDepth = -1;
-  private pendWrites = -1;
-  private pendKey = Number.NaN;
-  private pendTable = Number.NaN;
 
   constructor(spec: RadixTableSpec, options: RadixTableOptions) {
     this.spec = spec;
@@ -1011,11 +1003,7 @@ export class RadixPageTable implements PageTable {
     this.walker = new RadixWalker(spec, this.memory);
     this.baseWord = arenaBaseWord(spec.codec, this.memory);
     this.pathTables = new Float64Array(depths * 2).fill(Number.NaN);
-    this.leafTests = new Int32Array(depths * 3);
-    for (let d = 0; d < depths; d++) {
-      const t = spec.codec.fastTest?.(this.shape.levelOf[d]!, d === depths - 1);
-      this.leafTests.set(t ? [t.leafLoMask | 0, t.leafLoValue | 0, t.leafHiMask | 0] : [0, 1, 0], d * 3);
-    }
+    this.fastTests = fastTests(spec.codec, this.shape);
   }
 
   // ---- map -------------------------------------------------------------------------------------
@@ -1225,10 +1213,11 @@ export class RadixPageTable implements PageTable {
       this.cacheInvEntry = shape.invEntrySize[depth]!;
       this.cacheMask = shape.mask[depth]!;
       this.cacheLevel = shape.levelOf[depth]!;
-      const leaf = this.leafTests;
-      this.cacheLeafMask = leaf[depth * 3]!;
-      this.cacheLeafValue = leaf[depth * 3 + 1]!;
-      this.cacheLeafHiMask = leaf[depth * 3 + 2]!;
+      const fast = this.fastTests;
+      const k = depth * FAST_STRIDE;
+      this.cacheLeafMask = fast === null ? 0 : fast[k + 4]!;
+      this.cacheLeafValue = fast === null ? 1 : fast[k + 5]!;
+      this.cacheLeafHiMask = fast === null ? 0 : fast[k + 6]!;
       this.cacheKey = Math.floor(iova * this.cacheInvSpan);
       this.cacheEntries = shape.mask[depth]! + 1;
       this.cacheFirst = this.cacheKey * this.cacheEntries;
@@ -1270,7 +1259,6 @@ export class RadixPageTable implements PageTable {
     this.cacheDepth = -1;
     this.unmapFastPgsize = -1;
     this.pathTables.fill(Number.NaN);
-    this.pendDepth = -1;
   }
 
   /** Recomputes {@link unmapFastPgsize} after the cached table or the fast unmap size changed. */
@@ -1356,26 +1344,23 @@ export class RadixPageTable implements PageTable {
     const shape = this.shape;
     const codec = this.codec;
     const memory = this.memory;
-    if (
-      depth === this.pendDepth &&
-      memory.writes === this.pendWrites &&
-      Math.floor(iova * shape.invTableSpan[depth]!) === this.pendKey
-    ) {
-      // The previous descent's table, asked for again: now worth caching for the fast paths.
-      const pending = this.pendTable;
-      this.pendDepth = -1;
-      this.rememberTable(iova, depth, pending);
-      return pending;
-    }
     let table = this.rootAddress;
     let d = 0;
-    // Start at the deepest table of the previous descent that covers `iova` too (a run of maps
-    // over neighbouring regions shares its upper tables).
+    // Start at the deepest table of earlier descents that covers `iova` too (a run of maps over
+    // neighbouring regions shares its upper tables).
     const path = this.pathTables;
     if (memory.writes !== this.pathWrites) {
       // Someone wrote memory: no table of earlier descents can be trusted any more.
       path.fill(Number.NaN);
     } else {
+      if (path[2 * depth] === Math.floor(iova * shape.invTableSpan[depth]!)) {
+        // The table itself, asked for again: now worth caching for the fast paths (a descent does
+        // not cache what it ends at: rememberTable's two dozen stores measured 15% of a map that
+        // changes page size at every call, as a range map does).
+        const found = path[2 * depth + 1]!;
+        this.rememberTable(iova, depth, found);
+        return found;
+      }
       for (let k = depth - 1; k > 0; k--) {
         if (path[2 * k] === Math.floor(iova * shape.invTableSpan[k]!)) {
           d = k;
@@ -1439,12 +1424,6 @@ export class RadixPageTable implements PageTable {
     }
     // Allocations may have written memory: the path is current as of now.
     this.pathWrites = memory.writes;
-    // Remembered for the fast paths only when asked for again (rememberTable's two dozen stores
-    // measured 15% of a map that changes page size at every call, as a range map does).
-    this.pendDepth = depth;
-    this.pendWrites = memory.writes;
-    this.pendKey = Math.floor(iova * shape.invTableSpan[depth]!);
-    this.pendTable = table;
     return table;
   }
 

@@ -214,6 +214,8 @@ export class TranslationUnit {
   readonly #fill1: WalkFill | null;
   readonly #fill2: WalkFill | null;
   readonly #tags2 = createIotlbTags({ stage: 2 });
+  /** The table {@link #cachedStart} found. */
+  #startTable = 0;
   // Nested walks: the stage 2 that stage-1 table fetches go through, and what a failed fetch saw.
   #fetchStage: ResolvedStage | null = null;
   #fetchFaulted = false;
@@ -538,6 +540,26 @@ export class TranslationUnit {
   }
 
   /**
+   * The depth a stage walk of `iova` starts at: one below the deepest table level the walk cache
+   * holds a descriptor for (its table in {@link #startTable}), or 0 (the root). `peek` leaves the
+   * cache's statistics and replacement state as they were.
+   */
+  #cachedStart(r: ResolvedStage, stage: WalkStage, tags: IotlbTags, iova: number, peek: boolean): number {
+    const wc = this.walkCache!;
+    const levels = stage === 1 ? r.wc1 : r.wc2;
+    for (let d = levels.length - 1; d >= 0; d--) {
+      const level = levels[d]!;
+      if (level < 0) continue;
+      const next = peek ? wc.peek(tags, stage, level, iova) : wc.lookup(tags, stage, level, iova);
+      if (next >= 0) {
+        this.#startTable = next;
+        return d + 1;
+      }
+    }
+    return 0;
+  }
+
+  /**
    * One stage walk through the walk cache: probes it from the deepest table level up for a table
    * that maps `iova`, walks from the depth below the hit (or from the root), and caches every table
    * descriptor the walk follows. `inner` translates table addresses (nested stage 1 over stage 2).
@@ -551,24 +573,12 @@ export class TranslationUnit {
     inner: TableFetchTranslator | undefined,
     fill: WalkFill,
   ): void {
-    const wc = fill.cache;
-    const levels = stage === 1 ? r.wc1 : r.wc2;
-    let depth = 0;
-    let table = r.root;
-    for (let d = levels.length - 1; d >= 0; d--) {
-      const level = levels[d]!;
-      if (level < 0) continue;
-      const next = wc.lookup(tags, stage, level, iova);
-      if (next >= 0) {
-        depth = d + 1;
-        table = next;
-        this.#stats.walkCacheHits++;
-        break;
-      }
-    }
+    const depth = this.#cachedStart(r, stage, tags, iova, false);
+    const table = depth > 0 ? this.#startTable : r.root;
+    if (depth > 0) this.#stats.walkCacheHits++;
     fill.stage = stage;
     fill.tags = tags;
-    fill.levels = levels;
+    fill.levels = stage === 1 ? r.wc1 : r.wc2;
     fill.iova = iova;
     fill.start = depth;
     fill.depth = depth;
@@ -783,10 +793,7 @@ export class TranslationUnit {
     const staleIotlb = cached && (!mapped || output !== cachedOutput);
     const viaCache = this.walkCache !== null ? this.#peekWalkCached(s1, s2, tags, iova) : undefined;
     const staleWalk =
-      viaCache !== undefined &&
-      viaCache.used &&
-      viaCache.output >= 0 &&
-      (!mapped || viaCache.output !== output);
+      viaCache?.used === true && viaCache.output >= 0 && (!mapped || viaCache.output !== output);
     return {
       cached,
       ...(cachedOutput !== undefined ? { cachedOutput: BigInt(cachedOutput) } : {}),
@@ -810,7 +817,6 @@ export class TranslationUnit {
     tags: IotlbTags,
     iova: number,
   ): { used: boolean; output: number } {
-    const wc = this.walkCache!;
     let used = false;
     const walkStage = (
       r: ResolvedStage,
@@ -820,20 +826,9 @@ export class TranslationUnit {
       w: WalkOut,
       inner?: TableFetchTranslator,
     ) => {
-      const levels = stage === 1 ? r.wc1 : r.wc2;
-      let depth = 0;
-      let table = r.root;
-      for (let d = levels.length - 1; d >= 0; d--) {
-        const level = levels[d]!;
-        const next = level < 0 ? -1 : wc.peek(t, stage, level, address);
-        if (next >= 0) {
-          depth = d + 1;
-          table = next;
-          used = true;
-          break;
-        }
-      }
-      r.walker.translateFrom(depth, table, address, w, inner);
+      const depth = this.#cachedStart(r, stage, t, address, true);
+      if (depth > 0) used = true;
+      r.walker.translateFrom(depth, depth > 0 ? this.#startTable : r.root, address, w, inner);
       return w.fault === 0 ? w.outputAddress : -1;
     };
     const w = createWalkOut();
